@@ -1,0 +1,50 @@
+// Email addresses: one canonical form for keys, mail and the verify callback, and a masked form for pages.
+import { domainToASCII, domainToUnicode } from 'node:url';
+
+const MAX_ADDRESS_OCTETS = 254;
+const MAX_LOCAL_OCTETS = 64;
+// RFC 5322 dot-atom, widened to Unicode letters and marks (RFC 6531); no quoted local parts.
+const LOCAL_PART = /^[\p{L}\p{M}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{M}\p{N}!#$%&'*+/=?^_`{|}~-]+)*$/u;
+const DOMAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export type EmailCheck =
+  | { readonly ok: true; readonly email: string }
+  | { readonly ok: false; readonly reason: 'too_long' | 'invalid' };
+
+/**
+ * Trimmed, Unicode NFC, lower-cased, domain in its ASCII (punycode) form without a trailing dot.
+ * Sub-addresses stay distinct: `a+x@d.com` and `a+y@d.com` are two addresses.
+ */
+export function normalizeEmail(input: string): EmailCheck {
+  const trimmed = input.trim().normalize('NFC').toLowerCase();
+  if (Buffer.byteLength(trimmed, 'utf8') > MAX_ADDRESS_OCTETS + 1) return { ok: false, reason: 'too_long' };
+  const at = trimmed.indexOf('@');
+  if (at <= 0 || at !== trimmed.lastIndexOf('@')) return { ok: false, reason: 'invalid' };
+  const local = trimmed.slice(0, at);
+  let domain = trimmed.slice(at + 1);
+  if (domain.endsWith('.')) domain = domain.slice(0, -1);
+  if (Buffer.byteLength(local, 'utf8') > MAX_LOCAL_OCTETS || !LOCAL_PART.test(local)) {
+    return { ok: false, reason: 'invalid' };
+  }
+  // domainToASCII answers '' for whatever IDNA rejects; ASCII controls and spaces are ruled out first.
+  const asciiDomain = /[\x00-\x20\x7f]/.test(domain) ? '' : domainToASCII(domain);
+  const labels = asciiDomain.split('.');
+  if (
+    asciiDomain === '' ||
+    labels.length < 2 ||
+    !labels.every((label) => DOMAIN_LABEL.test(label)) ||
+    /^[0-9]+$/.test(labels[labels.length - 1]!)
+  ) {
+    return { ok: false, reason: 'invalid' };
+  }
+  const email = `${local}@${asciiDomain}`;
+  if (Buffer.byteLength(email, 'utf8') > MAX_ADDRESS_OCTETS) return { ok: false, reason: 'too_long' };
+  return { ok: true, email };
+}
+
+/** `alice@example.com` → `a•••@example.com`: enough to recognise the account, not to harvest it. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  const first = Array.from(email.slice(0, at))[0] ?? '';
+  return `${first}•••@${domainToUnicode(email.slice(at + 1)) || email.slice(at + 1)}`;
+}

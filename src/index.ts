@@ -1,0 +1,27 @@
+// The package's public surface; everything else is internal.
+export { MagicLink, type MagicLinkHandler } from './magic-link.js';
+export { MagicLinkStrategy, type MagicLinkStrategyOptions, type MagicLinkAuthInfo } from './strategy.js';
+export { errorHandler, type ErrorHandlerOptions } from './error-handler.js';
+export { requestId } from './request-id.js';
+export {
+  MagicLinkError,
+  errorCatalogue,
+  isErrorCode,
+  type CatalogueEntry,
+  type ErrorCode,
+  type MagicLinkErrorOptions,
+  type ValidationIssue,
+} from './errors.js';
+export type { ErrorEnvelope } from './respond.js';
+export { MemoryTokenStore, type MemoryTokenStoreOptions } from './stores/memory-store.js';
+export type {
+  LimitOptions,
+  Mailer,
+  MagicLinkMessage,
+  MagicLinkOptions,
+  RedeemResult,
+  TokenKey,
+  TokenRecord,
+  TokenStore,
+  VerifyCallback,
+} from './types.js';

@@ -1,0 +1,81 @@
+// Rate limits on rate-limiter-flexible: built in one place, and their answers turned into catalogue errors.
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { withDeadline } from './deadline.js';
+import { MagicLinkError, type ErrorCode } from './errors.js';
+import type { LimitsConfig } from './options.js';
+
+export interface Limiters {
+  readonly linkRequestsPerIp: RateLimiterAbstract;
+  readonly linkRequestsPerEmail: RateLimiterAbstract;
+  readonly failedVerifiesPerIp: RateLimiterAbstract;
+}
+
+/** Seconds a client waits when the store cannot be reached. */
+export const UNAVAILABLE_RETRY_SECONDS = 5;
+
+export function createLimiters(limits: LimitsConfig, keyPrefix = 'ml'): Limiters {
+  const build = (name: string, points: number): RateLimiterAbstract =>
+    new RateLimiterMemory({
+      keyPrefix: `${keyPrefix}:rl:${name}`,
+      points,
+      duration: limits.windowSeconds,
+      blockDuration: limits.blockSeconds,
+    });
+  return Object.freeze({
+    linkRequestsPerIp: build('link-ip', limits.linkRequestsPerIp),
+    linkRequestsPerEmail: build('link-email', limits.linkRequestsPerEmail),
+    failedVerifiesPerIp: build('verify-ip', limits.failedVerifiesPerIp),
+  });
+}
+
+export function retryAfterSeconds(msBeforeNext: number): number {
+  return Math.min(3600, Math.max(1, Math.ceil(msBeforeNext / 1000)));
+}
+
+export function unavailable(cause: unknown): MagicLinkError {
+  return new MagicLinkError('service_unavailable', { retryAfter: UNAVAILABLE_RETRY_SECONDS, cause });
+}
+
+/** Spends one point; a spent budget (a RateLimiterRes rejection) becomes `refusal`, a store failure `service_unavailable`. */
+export async function consumePoint(
+  limiter: RateLimiterAbstract,
+  key: string,
+  refusal: ErrorCode,
+  timeoutMs: number,
+): Promise<void> {
+  try {
+    await withDeadline(limiter.consume(key), timeoutMs, 'rate limiter');
+  } catch (error) {
+    if (error instanceof RateLimiterRes) {
+      throw new MagicLinkError(refusal, { retryAfter: retryAfterSeconds(error.msBeforeNext) });
+    }
+    throw unavailable(error);
+  }
+}
+
+/** Refuses when the key is blocked, without spending anything. */
+export async function assertNotBlocked(
+  limiter: RateLimiterAbstract,
+  key: string,
+  refusal: ErrorCode,
+  timeoutMs: number,
+): Promise<void> {
+  let state: RateLimiterRes | null;
+  try {
+    state = await withDeadline(limiter.get(key), timeoutMs, 'rate limiter');
+  } catch (error) {
+    throw unavailable(error);
+  }
+  if (state !== null && state.consumedPoints > limiter.points) {
+    throw new MagicLinkError(refusal, { retryAfter: retryAfterSeconds(state.msBeforeNext) });
+  }
+}
+
+/** Gives a point back (its request did not go through); best effort, a failure only costs the user a point. */
+export async function refundPoint(limiter: RateLimiterAbstract, key: string, timeoutMs: number): Promise<void> {
+  try {
+    await withDeadline(limiter.reward(key), timeoutMs, 'rate limiter');
+  } catch {
+    // Nothing to undo: the request fails anyway, and the budget resets with its window.
+  }
+}

@@ -1,0 +1,89 @@
+// Construction-time option checks: each failure is a TypeError naming the option, the value and the fix.
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Accepts a plain or null-prototype object and returns a copy without `undefined` values. */
+export function dropUndefined<T extends object>(options: T | undefined | null, where: string): Partial<T> {
+  if (options === undefined || options === null) return {};
+  const proto: unknown = typeof options === 'object' ? Object.getPrototypeOf(options) : undefined;
+  if (typeof options !== 'object' || Array.isArray(options) || (proto !== Object.prototype && proto !== null)) {
+    throw new TypeError(`\`${where}\` options must be a plain object; got ${describe(options)}.`);
+  }
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) copy[key] = value;
+  return copy as Partial<T>;
+}
+
+export function assertKnownKeys(options: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const nearest = known
+      .map((candidate) => ({ candidate, distance: editDistance(key.toLowerCase(), candidate.toLowerCase()) }))
+      .sort((a, b) => a.distance - b.distance)[0];
+    const hint =
+      nearest && nearest.distance <= Math.max(2, Math.floor(key.length / 3))
+        ? ` Did you mean \`${nearest.candidate}\`?`
+        : ` Known options: ${known.map((k) => `\`${k}\``).join(', ')}.`;
+    throw new TypeError(`\`${where}\` got an unknown option \`${key}\`.${hint}`);
+  }
+}
+
+export function assertWholeNumber(
+  value: unknown,
+  where: string,
+  name: string,
+  min: number,
+  max: number,
+): asserts value is number | undefined {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(
+      `\`${where}\` option \`${name}\` must be a whole number from ${min} to ${max}; got ${describe(value)}.`,
+    );
+  }
+}
+
+export function assertOptionalFunction(value: unknown, where: string, name: string): void {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`\`${where}\` option \`${name}\` must be a function; got ${describe(value)}.`);
+  }
+}
+
+export function assertOptionalUrl(value: unknown, where: string, name: string): void {
+  if (value === undefined) return;
+  if (typeof value !== 'string' || !/^https?:\/\/[^/?#\s]+/i.test(value) || !URL.canParse(value)) {
+    throw new TypeError(
+      `\`${where}\` option \`${name}\` must be an absolute http(s) URL such as "https://app.example.com"; got ${describe(value)}.`,
+    );
+  }
+}
+
+export function assertOptionalPath(value: unknown, where: string, name: string): void {
+  if (value === undefined) return;
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || /[\\\s?#]/.test(value)) {
+    throw new TypeError(
+      `\`${where}\` option \`${name}\` must be an absolute path such as "/auth/magic-link/confirm"; got ${describe(value)}.`,
+    );
+  }
+}

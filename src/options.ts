@@ -1,0 +1,164 @@
+// Normalises MagicLink options once, at construction, into a frozen internal config.
+import passportModule, { type Authenticator } from 'passport';
+import {
+  assertKnownKeys,
+  assertOptionalFunction,
+  assertOptionalPath,
+  assertOptionalUrl,
+  assertWholeNumber,
+  describe,
+  dropUndefined,
+} from './option-checks.js';
+import { logToConsole } from './error-handler.js';
+import { DEFAULT_DOCS_BASE_URL } from './respond.js';
+import { MemoryTokenStore } from './stores/memory-store.js';
+import type { LimitOptions, Mailer, MagicLinkOptions, TokenStore } from './types.js';
+
+export interface LimitsConfig {
+  readonly linkRequestsPerIp: number;
+  readonly linkRequestsPerEmail: number;
+  readonly failedVerifiesPerIp: number;
+  readonly windowSeconds: number;
+  readonly blockSeconds: number;
+}
+
+export interface MagicLinkConfig {
+  readonly baseUrl: URL;
+  /** `baseUrl` without a trailing slash, so paths can be appended. */
+  readonly baseHref: string;
+  readonly mailer: Mailer;
+  readonly confirmPath: string;
+  readonly store: TokenStore;
+  readonly ttlSeconds: number;
+  readonly retentionSeconds: number;
+  readonly limits: LimitsConfig;
+  readonly mailTimeoutMs: number;
+  readonly storeTimeoutMs: number;
+  readonly docsBaseUrl: string;
+  readonly ipv6SubnetBits: number;
+  readonly successRedirect: string;
+  readonly signInPath: string;
+  readonly onError: (error: unknown, requestId: string) => void;
+  readonly appName: string;
+  readonly publicUser: (user: Express.User) => unknown;
+  readonly passport: Pick<Authenticator, 'authenticate'>;
+  readonly now: () => number;
+}
+
+const WHERE = 'MagicLink';
+const KNOWN_KEYS = [
+  'baseUrl',
+  'mailer',
+  'confirmPath',
+  'store',
+  'ttlSeconds',
+  'retentionSeconds',
+  'limits',
+  'mailTimeoutMs',
+  'storeTimeoutMs',
+  'docsBaseUrl',
+  'ipv6SubnetBits',
+  'successRedirect',
+  'signInPath',
+  'appName',
+  'onError',
+  'publicUser',
+  'passport',
+  'now',
+] as const satisfies readonly (keyof MagicLinkOptions)[];
+const LIMIT_KEYS = [
+  'linkRequestsPerIp',
+  'linkRequestsPerEmail',
+  'failedVerifiesPerIp',
+  'windowSeconds',
+  'blockSeconds',
+] as const satisfies readonly (keyof LimitOptions)[];
+const STORE_METHODS = ['save', 'peek', 'redeem', 'delete'] as const satisfies readonly (keyof TokenStore)[];
+
+function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
+  const where = `${WHERE}.limits`;
+  const given = dropUndefined(options, where);
+  assertKnownKeys(given, LIMIT_KEYS, where);
+  for (const key of ['linkRequestsPerIp', 'linkRequestsPerEmail', 'failedVerifiesPerIp'] as const) {
+    assertWholeNumber(given[key], where, key, 1, 1_000_000);
+  }
+  assertWholeNumber(given.windowSeconds, where, 'windowSeconds', 1, 86_400);
+  // retry_after is documented as at most 3600 seconds.
+  assertWholeNumber(given.blockSeconds, where, 'blockSeconds', 1, 3600);
+  return Object.freeze({
+    linkRequestsPerIp: given.linkRequestsPerIp ?? 20,
+    linkRequestsPerEmail: given.linkRequestsPerEmail ?? 5,
+    failedVerifiesPerIp: given.failedVerifiesPerIp ?? 20,
+    windowSeconds: given.windowSeconds ?? 3600,
+    blockSeconds: given.blockSeconds ?? 3600,
+  });
+}
+
+function assertStore(store: unknown): asserts store is TokenStore | undefined {
+  if (store === undefined) return;
+  const missing = STORE_METHODS.filter(
+    (method) => typeof store !== 'object' || store === null || typeof (store as Record<string, unknown>)[method] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new TypeError(
+      `\`${WHERE}\` option \`store\` must implement the TokenStore interface (missing ${missing.map((m) => `\`${m}()\``).join(', ')}); use \`new MemoryTokenStore()\`, \`new RedisTokenStore(client)\` or leave it out.`,
+    );
+  }
+}
+
+export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
+  const given = dropUndefined(options, WHERE);
+  assertKnownKeys(given, KNOWN_KEYS, WHERE);
+  if (given.baseUrl === undefined) {
+    throw new TypeError(`\`${WHERE}\` option \`baseUrl\` is required: the app's public origin, e.g. "https://app.example.com".`);
+  }
+  assertOptionalUrl(given.baseUrl, WHERE, 'baseUrl');
+  const mailer: unknown = given.mailer;
+  if (typeof mailer !== 'object' || mailer === null || typeof (mailer as Record<string, unknown>).send !== 'function') {
+    throw new TypeError(
+      `\`${WHERE}\` option \`mailer\` must be an object with an async \`send({ to, url, expiresAt, request })\` method; got ${describe(mailer)}.`,
+    );
+  }
+  assertOptionalPath(given.confirmPath, WHERE, 'confirmPath');
+  assertStore(given.store);
+  assertWholeNumber(given.ttlSeconds, WHERE, 'ttlSeconds', 1, 86_400);
+  assertWholeNumber(given.retentionSeconds, WHERE, 'retentionSeconds', 0, 30 * 86_400);
+  assertWholeNumber(given.mailTimeoutMs, WHERE, 'mailTimeoutMs', 1, 120_000);
+  assertWholeNumber(given.storeTimeoutMs, WHERE, 'storeTimeoutMs', 1, 60_000);
+  assertOptionalUrl(given.docsBaseUrl, WHERE, 'docsBaseUrl');
+  assertWholeNumber(given.ipv6SubnetBits, WHERE, 'ipv6SubnetBits', 1, 128);
+  assertOptionalPath(given.successRedirect, WHERE, 'successRedirect');
+  assertOptionalPath(given.signInPath, WHERE, 'signInPath');
+  assertOptionalFunction(given.onError, WHERE, 'onError');
+  if (given.appName !== undefined && (typeof given.appName !== 'string' || given.appName.trim() === '')) {
+    throw new TypeError(`\`${WHERE}\` option \`appName\` must be a non-empty string; got ${describe(given.appName)}.`);
+  }
+  assertOptionalFunction(given.publicUser, WHERE, 'publicUser');
+  assertOptionalFunction(given.now, WHERE, 'now');
+  if (given.passport !== undefined && typeof (given.passport as Partial<Authenticator>).authenticate !== 'function') {
+    throw new TypeError(`\`${WHERE}\` option \`passport\` must be a Passport instance (\`new passport.Passport()\`); got ${describe(given.passport)}.`);
+  }
+
+  const baseUrl = new URL(given.baseUrl);
+  return Object.freeze({
+    baseUrl,
+    baseHref: baseUrl.href.replace(/\/+$/, ''),
+    mailer: given.mailer as Mailer,
+    confirmPath: given.confirmPath ?? '/auth/magic-link/confirm',
+    store: given.store ?? new MemoryTokenStore(),
+    ttlSeconds: given.ttlSeconds ?? 900,
+    retentionSeconds: given.retentionSeconds ?? 86_400,
+    limits: normalizeLimits(given.limits),
+    mailTimeoutMs: given.mailTimeoutMs ?? 10_000,
+    storeTimeoutMs: given.storeTimeoutMs ?? 2_000,
+    docsBaseUrl: (given.docsBaseUrl ?? DEFAULT_DOCS_BASE_URL).replace(/\/+$/, ''),
+    ipv6SubnetBits: given.ipv6SubnetBits ?? 64,
+    successRedirect: given.successRedirect ?? '/',
+    signInPath: given.signInPath ?? '/',
+    onError: given.onError ?? logToConsole,
+    appName: given.appName ?? baseUrl.host,
+    publicUser: given.publicUser ?? ((user: Express.User) => user),
+    passport: given.passport ?? (passportModule as Pick<Authenticator, 'authenticate'>),
+    now: given.now ?? Date.now,
+  });
+}

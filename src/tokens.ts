@@ -1,0 +1,76 @@
+// Link tokens: CSPRNG secrets that only ever reach the store as digests, plus the sealed payload
+// (email and redirect) that only the token itself can open.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+/** Characters of hash tag at the front of a token (18 bits of the email digest). */
+export const TAG_LENGTH = 3;
+/** 30 random bytes = 240 bits = 40 base64url characters. */
+const RANDOM_BYTES = 30;
+export const TOKEN_LENGTH = TAG_LENGTH + (RANDOM_BYTES * 4) / 3;
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/** How the store finds a token's record: the digest, and the hash tag shared by one email's records. */
+export interface TokenKey {
+  /** Shared by every record of one email, so that a Redis Cluster script stays in one slot. */
+  readonly tag: string;
+  /** base64url SHA-256 of the token; the token itself is never stored. */
+  readonly digest: string;
+}
+
+export interface SealedContent {
+  email: string;
+  redirect: string | null;
+}
+
+function sha256(input: string): Buffer {
+  return createHash('sha256').update(input).digest();
+}
+
+/** The digest that stands for an email in store keys and events; the address is never stored. */
+export function emailDigest(normalizedEmail: string): string {
+  return sha256(`express-magic-link/email\0${normalizedEmail}`).toString('base64url');
+}
+
+export function tagOfEmailDigest(digest: string): string {
+  return digest.slice(0, TAG_LENGTH);
+}
+
+export function newToken(tag: string): string {
+  return tag + randomBytes(RANDOM_BYTES).toString('base64url');
+}
+
+/** Cheap shape check so malformed tokens are answered without a store round trip. */
+export function isWellFormedToken(value: string): boolean {
+  return value.length === TOKEN_LENGTH && TOKEN_SHAPE.test(value);
+}
+
+export function tokenKey(token: string): TokenKey {
+  return { tag: token.slice(0, TAG_LENGTH), digest: sha256(token).toString('base64url') };
+}
+
+function sealKey(token: string): Buffer {
+  return sha256(`express-magic-link/seal\0${token}`);
+}
+
+/** AES-256-GCM under a key derived from the token: a store dump shows no address or redirect. */
+export function seal(token: string, content: SealedContent): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealKey(token), iv);
+  const body = Buffer.concat([cipher.update(JSON.stringify([content.email, content.redirect]), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+}
+
+/** Opens a sealed payload; null when it was not sealed for this token (or was tampered with). */
+export function unseal(token: string, sealed: string): SealedContent | null {
+  try {
+    const bytes = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', sealKey(token), bytes.subarray(0, 12));
+    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+    const json = Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]);
+    const parsed: unknown = JSON.parse(json.toString('utf8'));
+    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string') return null;
+    return { email: parsed[0], redirect: typeof parsed[1] === 'string' ? parsed[1] : null };
+  } catch {
+    return null;
+  }
+}
