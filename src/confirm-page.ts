@@ -39,7 +39,7 @@ function safeTarget(service: SignInService, content: { redirect: string | null }
 }
 
 function newLinkParagraph(service: SignInService): string {
-  return `<p><a class="button" href="${escapeHtml(service.config.baseHref + service.config.signInPath)}">Request a new link</a></p>`;
+  return `<p><a class="button" href="${escapeHtml(service.config.baseUrl.pathname.replace(/\/+$/, '') + service.config.signInPath)}">Request a new link</a></p>`;
 }
 
 function alreadySignedIn(service: SignInService, content: LinkContent): string {

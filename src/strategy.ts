@@ -25,8 +25,9 @@ export interface MagicLinkAuthInfo {
  */
 export class MagicLinkStrategy extends Strategy {
   readonly name = 'magic-link';
-  readonly #magicLink: MagicLink;
-  readonly #verify: VerifyCallback;
+  // Not #private: Passport runs each request on Object.create(strategy), and #fields do not inherit.
+  private readonly magicLink: MagicLink;
+  private readonly verify: VerifyCallback;
 
   constructor(options: MagicLinkStrategyOptions, verify: VerifyCallback) {
     super();
@@ -43,8 +44,8 @@ export class MagicLinkStrategy extends Strategy {
         `\`MagicLinkStrategy\` needs a verify callback as its second argument: \`async (email, req) => user or false\`; got ${describe(verify)}.`,
       );
     }
-    this.#magicLink = options.magicLink;
-    this.#verify = verify;
+    this.magicLink = options.magicLink;
+    this.verify = verify;
   }
 
   override authenticate(req: Request): void {
@@ -57,7 +58,7 @@ export class MagicLinkStrategy extends Strategy {
       this.fail(validationError([field.issue]), 422);
       return;
     }
-    this.#settle(req, field.value!).then(
+    this.settle(req, field.value!).then(
       (outcome) => {
         if (outcome.kind === 'success') this.success(outcome.user, outcome.info);
         else if (outcome.kind === 'fail') this.fail(outcome.error, outcome.error.status);
@@ -68,7 +69,7 @@ export class MagicLinkStrategy extends Strategy {
     );
   }
 
-  async #settle(
+  private async settle(
     req: Request,
     token: string,
   ): Promise<
@@ -77,9 +78,9 @@ export class MagicLinkStrategy extends Strategy {
     | { kind: 'error'; error: Error }
   > {
     try {
-      const outcome = await serviceOf(this.#magicLink).redeem(token);
+      const outcome = await serviceOf(this.magicLink).redeem(token);
       if (!outcome.ok) return { kind: 'fail', error: new MagicLinkError(outcome.code) };
-      const user = await this.#verify(outcome.content.email, req);
+      const user = await this.verify(outcome.content.email, req);
       if (!user) return { kind: 'fail', error: new MagicLinkError('account_not_found') };
       return { kind: 'success', user, info: { redirect: outcome.content.redirect, emailDigest: outcome.content.emailDigest } };
     } catch (error) {

@@ -72,7 +72,7 @@ export interface MagicLinkOptions {
   /** What the verify endpoint returns as `data.user`. Default: the user as the verify callback gave it. */
   publicUser?: (user: Express.User) => unknown;
   /** The Passport instance the strategy is registered on. Default: the `passport` module's singleton. */
-  passport?: Authenticator;
+  passport?: Pick<Authenticator, 'authenticate'>;
   /** Clock in milliseconds since the epoch, for tests. Default `Date.now`. */
   now?: () => number;
 }

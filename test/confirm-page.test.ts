@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { BASE_URL, createTestApp } from './helpers/test-app.js';
+
+type App = Parameters<typeof request>[0];
+const requestLink = (app: App, email = 'alice@example.com', redirect?: string) =>
+  request(app).post('/v1/auth/magic-link').send({ email, ...(redirect ? { redirect } : {}) });
+const confirm = (agent: App | ReturnType<typeof request.agent>, token: string) =>
+  (typeof agent === 'function' || !('get' in agent) ? request(agent as App) : agent)
+    .post('/auth/magic-link/confirm')
+    .type('form')
+    .send({ token });
+
+function assertPageHeaders(res: request.Response): void {
+  assert.match(res.headers['content-type'], /^text\/html; charset=utf-8/);
+  assert.equal(res.headers['referrer-policy'], 'no-referrer');
+  assert.equal(res.headers['cache-control'], 'no-store');
+  assert.match(res.headers['x-robots-tag'], /noindex/);
+  assert.match(res.headers['content-security-policy'], /default-src 'none'/);
+  assert.ok(res.headers['x-request-id']);
+  // Self-contained: no script and nothing loaded from another origin.
+  assert.doesNotMatch(res.text, /<script|<link|src=|https?:\/\//i);
+}
+
+describe('confirm page', () => {
+  it('GET renders the form with the masked address and consumes nothing', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app);
+    const token = tokenOf();
+    for (let i = 0; i < 3; i++) {
+      const res = await request(app).get(`/auth/magic-link/confirm?token=${token}`);
+      assert.equal(res.status, 200);
+      assertPageHeaders(res);
+      assert.match(res.text, /a•••@example\.com/);
+      assert.doesNotMatch(res.text, /alice@example\.com/);
+      assert.match(res.text, /<form method="post" action="\/auth\/magic-link\/confirm">/);
+      assert.ok(res.text.includes(`name="token" value="${token}"`));
+      assert.match(res.text, /works once/);
+    }
+    // Mail scanners fetch the link with GET; the person can still sign in afterwards.
+    assert.equal((await request(app).post('/v1/auth/verify').send({ token })).status, 200);
+  });
+
+  it('GET says at once when the link is used, expired or unknown', async () => {
+    const { app, tokenOf, clock } = createTestApp({ ttlSeconds: 60 });
+    await requestLink(app);
+    const used = tokenOf();
+    await request(app).post('/v1/auth/verify').send({ token: used });
+    let res = await request(app).get(`/auth/magic-link/confirm?token=${used}`);
+    assert.equal(res.status, 401);
+    assertPageHeaders(res);
+    assert.match(res.text, /already been used/);
+    assert.match(res.text, /Request a new link/);
+
+    await requestLink(app, 'bob@example.com');
+    const expiring = tokenOf();
+    clock.advance(60_000);
+    res = await request(app).get(`/auth/magic-link/confirm?token=${expiring}`);
+    assert.equal(res.status, 401);
+    assert.match(res.text, /expired/);
+
+    for (const query of ['?token=nope', '', '?token=a&token=b', `?token=${'A'.repeat(43)}`]) {
+      res = await request(app).get(`/auth/magic-link/confirm${query}`);
+      assert.equal(res.status, 401, query);
+      assertPageHeaders(res);
+      assert.match(res.text, /not valid/);
+    }
+  });
+
+  it('POST signs in and 303-redirects to the redirect stored with the link', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app, 'alice@example.com', '/settings?tab=security');
+    const agent = request.agent(app);
+    const res = await confirm(agent, tokenOf());
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.location, '/settings?tab=security');
+    assert.equal((await agent.get('/v1/me')).body.data.user.email, 'alice@example.com');
+  });
+
+  it('POST without a stored redirect goes to successRedirect', async () => {
+    const { app, tokenOf } = createTestApp({ successRedirect: '/dashboard' });
+    await requestLink(app);
+    const res = await confirm(app, tokenOf());
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.location, '/dashboard');
+  });
+
+  it('the redirect cannot be changed at confirm time', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app, 'alice@example.com', '/home');
+    const res = await request(app).post('/auth/magic-link/confirm?redirect=https://evil.example').type('form').send({ token: tokenOf(), redirect: 'https://evil.example' });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.location, '/home');
+  });
+
+  it('POST with a spent link shows an HTML error page, not JSON', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app);
+    await confirm(app, tokenOf());
+    const res = await confirm(app, tokenOf());
+    assert.equal(res.status, 401);
+    assertPageHeaders(res);
+    assert.match(res.text, /already been used/);
+  });
+
+  it('POST with an unknown account shows account_not_found as a page', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app, 'stranger@example.com');
+    const res = await confirm(app, tokenOf());
+    assert.equal(res.status, 404);
+    assert.match(res.text, /No account was found/);
+  });
+
+  it('a cross-site POST is refused with 403 and consumes nothing', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app);
+    const token = tokenOf();
+    let res = await request(app).post('/auth/magic-link/confirm').set('Sec-Fetch-Site', 'cross-site').type('form').send({ token });
+    assert.equal(res.status, 403);
+    assert.match(res.text, /another site/);
+    res = await request(app).post('/auth/magic-link/confirm').set('Origin', 'https://evil.example').type('form').send({ token });
+    assert.equal(res.status, 403);
+    // The confirm page is no-referrer, so browsers send Origin: null for its own form.
+    res = await request(app).post('/auth/magic-link/confirm').set('Origin', 'null').set('Sec-Fetch-Site', 'same-origin').type('form').send({ token });
+    assert.equal(res.status, 303);
+  });
+
+  it('a same-origin POST with the base URL as Origin is accepted', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app);
+    const res = await request(app).post('/auth/magic-link/confirm').set('Origin', BASE_URL).type('form').send({ token: tokenOf() });
+    assert.equal(res.status, 303);
+  });
+
+  it('offers the way on when this browser is already signed in as that user', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app, 'alice@example.com', '/inbox');
+    const token = tokenOf();
+    const agent = request.agent(app);
+    assert.equal((await confirm(agent, token)).status, 303);
+    const res = await agent.get(`/auth/magic-link/confirm?token=${token}`);
+    assert.equal(res.status, 200);
+    assert.match(res.text, /already signed in/);
+    assert.match(res.text, /href="\/inbox"/);
+    // Another browser gets the plain "already used" answer.
+    assert.equal((await request(app).get(`/auth/magic-link/confirm?token=${token}`)).status, 401);
+  });
+
+  it('escapes everything it echoes', async () => {
+    const { app, tokenOf } = createTestApp({ appName: '<b>Shop</b>' });
+    await requestLink(app, "o'neil<x>@example.com".replace('<x>', ''));
+    const res = await request(app).get(`/auth/magic-link/confirm?token=${tokenOf()}`);
+    assert.match(res.text, /&#60;b&#62;Shop&#60;\/b&#62;/);
+    assert.match(res.text, /o•••@example\.com/);
+  });
+});
