@@ -38,8 +38,14 @@ export function dropUndefined<T extends object>(options: T | undefined | null, w
 export function assertKnownKeys(options: object, known: readonly string[], where: string): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
+    const lower = key.toLowerCase();
+    // A unit left off (`ttl` for `ttlSeconds`) counts as near, as do small typos.
     const nearest = known
-      .map((candidate) => ({ candidate, distance: editDistance(key.toLowerCase(), candidate.toLowerCase()) }))
+      .map((candidate) => {
+        const other = candidate.toLowerCase();
+        const isPrefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+        return { candidate, distance: isPrefix ? 0 : editDistance(lower, other) };
+      })
       .sort((a, b) => a.distance - b.distance)[0];
     const hint =
       nearest && nearest.distance <= Math.max(2, Math.floor(key.length / 3))
