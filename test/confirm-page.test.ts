@@ -5,18 +5,15 @@ import { BASE_URL, createTestApp } from './helpers/test-app.js';
 type App = Parameters<typeof request>[0];
 const requestLink = (app: App, email = 'alice@example.com', redirect?: string) =>
   request(app).post('/v1/auth/magic-link').send({ email, ...(redirect ? { redirect } : {}) });
-const confirm = (agent: App | ReturnType<typeof request.agent>, token: string) =>
-  (typeof agent === 'function' || !('get' in agent) ? request(agent as App) : agent)
-    .post('/auth/magic-link/confirm')
-    .type('form')
-    .send({ token });
+const confirm = (client: App | ReturnType<typeof request.agent>, token: string) =>
+  (client instanceof request.agent ? client : request(client as App)).post('/auth/magic-link/confirm').type('form').send({ token });
 
 function assertPageHeaders(res: request.Response): void {
-  assert.match(res.headers['content-type'], /^text\/html; charset=utf-8/);
+  assert.match(String(res.headers['content-type']), /^text\/html; charset=utf-8/);
   assert.equal(res.headers['referrer-policy'], 'no-referrer');
   assert.equal(res.headers['cache-control'], 'no-store');
-  assert.match(res.headers['x-robots-tag'], /noindex/);
-  assert.match(res.headers['content-security-policy'], /default-src 'none'/);
+  assert.match(String(res.headers['x-robots-tag']), /noindex/);
+  assert.match(String(res.headers['content-security-policy']), /default-src 'none'/);
   assert.ok(res.headers['x-request-id']);
   // Self-contained: no script and nothing loaded from another origin.
   assert.doesNotMatch(res.text, /<script|<link|src=|https?:\/\//i);

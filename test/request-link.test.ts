@@ -20,7 +20,7 @@ describe('POST /v1/auth/magic-link', () => {
         sent_at: new Date(START).toISOString().replace('.000Z', 'Z'),
       },
     });
-    assert.match(res.headers['x-request-id'], /^req_[0-9A-HJKMNP-TV-Z]{26}$/);
+    assert.match(String(res.headers['x-request-id']), /^req_[0-9A-HJKMNP-TV-Z]{26}$/);
     assert.equal(outbox.length, 1);
     assert.equal(outbox[0]!.to, 'alice@example.com');
     assert.equal(outbox[0]!.expiresAt.getTime(), START + 900_000);

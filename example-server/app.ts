@@ -1,0 +1,170 @@
+// The example app: the library's handlers mounted as SPEC §2 says, plus the demo pages of SPEC §7.
+// It imports only the package's public entry, like any user would.
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import passport from 'passport';
+import {
+  errorHandler,
+  MagicLink,
+  MagicLinkError,
+  MagicLinkStrategy,
+  requestId,
+  type MagicLinkMessage,
+} from 'express-magic-link';
+import { dashboardPage, inboxPage, signInPage, type InboxMessage } from './pages.js';
+import type { Settings } from './settings.js';
+
+interface DemoUser {
+  id: string;
+  email: string;
+}
+
+export interface ExampleApp {
+  app: express.Express;
+  /** Every mail sent, oldest first (what the dev inbox shows). */
+  outbox: InboxMessage[];
+  close: () => Promise<void>;
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+const PAGE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export interface ExampleAppOptions {
+  /** Where the demo's own notes go (the dev-inbox hint). Default `console.log`. */
+  log?: (line: string) => void;
+}
+
+export function createExampleApp(settings: Settings, { log = console.log }: ExampleAppOptions = {}): ExampleApp {
+  const outbox: InboxMessage[] = [];
+  const users = new Map<string, DemoUser>();
+  const baseUrl = new URL(settings.baseUrl);
+
+  const mailer = {
+    async send(message: MagicLinkMessage): Promise<void> {
+      // A real app hands this to its mail provider; the demo keeps it for the dev inbox.
+      outbox.push({ to: message.to, url: message.url, sent_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
+      if (!settings.production) log(`[demo] mail for ${message.to.replace(/^(.).*@/, '$1•••@')} is in the dev inbox: ${settings.baseUrl}/dev/inbox`);
+    },
+  };
+
+  const authenticator = new passport.Passport();
+  const magicLink = new MagicLink({
+    baseUrl: settings.baseUrl,
+    mailer,
+    ttlSeconds: settings.ttlSeconds,
+    limits: {
+      linkRequestsPerEmail: settings.emailLimit,
+      linkRequestsPerIp: settings.ipLimit,
+      failedVerifiesPerIp: settings.verifyIpLimit,
+    },
+    docsBaseUrl: settings.docsBaseUrl,
+    successRedirect: '/dashboard',
+    appName: 'the express-magic-link demo',
+    passport: authenticator,
+    publicUser: (user) => user,
+  });
+  // The demo signs anyone in, creating the account on first use; a real app looks the email up.
+  authenticator.use(
+    new MagicLinkStrategy({ magicLink }, async (email) => {
+      let user = users.get(email);
+      if (!user) {
+        user = { id: randomUUID(), email };
+        users.set(email, user);
+      }
+      return user;
+    }),
+  );
+  authenticator.serializeUser<string>((user, done) => done(null, (user as DemoUser).id));
+  authenticator.deserializeUser<string>((id, done) => done(null, [...users.values()].find((u) => u.id === id) ?? false));
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', settings.trustProxy);
+  app.use(requestId());
+  app.use(
+    session({
+      name: 'sid',
+      secret: settings.sessionSecret,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: baseUrl.protocol === 'https:', maxAge: 7 * 24 * 3600 * 1000 },
+    }),
+  );
+  app.use(authenticator.session());
+
+  // Pages are served on the configured origin only, so the browser's Origin matches BASE_URL.
+  const pageHeaders = (req: Request, res: Response, next: NextFunction): void => {
+    if (req.method === 'GET' && req.headers.host !== baseUrl.host && !settings.trustProxy) {
+      res.redirect(302, new URL(req.originalUrl, baseUrl).href);
+      return;
+    }
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'same-origin');
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  };
+
+  app.use('/static', express.static(PUBLIC_DIR, { index: false, fallthrough: true }));
+  app.get('/favicon.ico', (_req, res) => void res.status(204).end());
+
+  app.get('/', pageHeaders, (req, res) => {
+    if (req.user) return res.redirect(303, '/dashboard');
+    res.type('html').send(signInPage({ devInbox: !settings.production, ttlMinutes: Math.round(settings.ttlSeconds / 60) }));
+  });
+  app.get('/dashboard', pageHeaders, (req, res) => {
+    if (!req.user) return res.redirect(303, '/');
+    res.type('html').send(dashboardPage((req.user as DemoUser).email));
+  });
+
+  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
+  app.post('/v1/auth/verify', magicLink.verifyHandler());
+  app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler());
+  app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler());
+
+  app.post('/v1/auth/logout', (req, res, next) => {
+    req.logout((error) => {
+      if (error) return next(error);
+      req.session.destroy((destroyError) => {
+        if (destroyError) return next(destroyError);
+        res.clearCookie('sid', { httpOnly: true, sameSite: 'lax', secure: baseUrl.protocol === 'https:' });
+        res.json({ success: true, message: 'success', data: {} });
+      });
+    });
+  });
+  app.get('/v1/me', (req, res) => {
+    if (!req.user) throw new MagicLinkError('session_not_found');
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ success: true, message: 'success', data: { user: req.user } });
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ status: 'ok', store: 'memory' });
+  });
+
+  if (!settings.production) {
+    app.get('/dev/outbox', (_req, res) => {
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ success: true, message: 'success', data: { messages: outbox } });
+    });
+    app.get('/dev/inbox', pageHeaders, (_req, res) => {
+      res.type('html').send(inboxPage(outbox));
+    });
+  }
+
+  app.use((_req, _res, next) => next(new MagicLinkError('resource_not_found')));
+  app.use(errorHandler({ docsBaseUrl: settings.docsBaseUrl }));
+
+  return {
+    app,
+    outbox,
+    close: async () => {
+      const store = magicLink.store as { close?: () => void };
+      store.close?.();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Example-server settings from the environment (SPEC §7), checked once at start-up.
+import { randomBytes } from 'node:crypto';
+
+export interface Settings {
+  port: number;
+  host: string;
+  baseUrl: string;
+  redisUrl: string | undefined;
+  trustProxy: boolean | number;
+  sessionSecret: string;
+  production: boolean;
+  ttlSeconds: number;
+  emailLimit: number;
+  ipLimit: number;
+  verifyIpLimit: number;
+  exchangeIpLimit: number;
+  docsBaseUrl: string | undefined;
+}
+
+export class SettingsError extends Error {}
+
+function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new SettingsError(`${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(raw)}.`);
+  }
+  return value;
+}
+
+function trustProxyOf(raw: string | undefined): boolean | number {
+  if (raw === undefined || raw.trim() === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw.trim())) return Number(raw);
+  throw new SettingsError(`TRUST_PROXY must be unset, "true", "false" or a number of proxy hops; got ${JSON.stringify(raw)}.`);
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const production = env.NODE_ENV === 'production';
+  const port = whole(env, 'PORT', 3000, 0, 65_535);
+  const baseUrl = env.BASE_URL?.trim() || `http://localhost:${port}`;
+  let sessionSecret = env.SESSION_SECRET ?? '';
+  if (sessionSecret === '') {
+    if (production) throw new SettingsError('SESSION_SECRET must be set when NODE_ENV=production.');
+    // A fresh secret per start: sessions simply end when the dev server restarts.
+    sessionSecret = randomBytes(32).toString('hex');
+  }
+  return {
+    port,
+    host: env.HOST?.trim() || '127.0.0.1',
+    baseUrl,
+    redisUrl: env.REDIS_URL?.trim() || undefined,
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
+    sessionSecret,
+    production,
+    ttlSeconds: whole(env, 'MAGIC_LINK_TTL', 900, 1, 86_400),
+    emailLimit: whole(env, 'MAGIC_LINK_EMAIL_LIMIT', 5, 1, 1_000_000),
+    ipLimit: whole(env, 'MAGIC_LINK_IP_LIMIT', 20, 1, 1_000_000),
+    verifyIpLimit: whole(env, 'MAGIC_LINK_VERIFY_IP_LIMIT', 20, 1, 1_000_000),
+    exchangeIpLimit: whole(env, 'MAGIC_LINK_EXCHANGE_IP_LIMIT', 10, 1, 1_000_000),
+    docsBaseUrl: env.DOCS_BASE_URL?.trim() || undefined,
+  };
+}

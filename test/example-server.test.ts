@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { createExampleApp } from '../example-server/app.js';
+import { readSettings, SettingsError } from '../example-server/settings.js';
+import { expectError } from './helpers/test-app.js';
+
+function demo(env: NodeJS.ProcessEnv = {}) {
+  return createExampleApp(readSettings({ PORT: '3000', ...env }), { log: () => undefined });
+}
+
+describe('example server', () => {
+  it('walks the whole flow: sign-in page → link → dev outbox → confirm page → dashboard → logout', async () => {
+    const { app, close } = demo();
+    const browser = request.agent(app);
+    const signIn = await browser.get('/').set('Host', 'localhost:3000');
+    assert.equal(signIn.status, 200);
+    assert.match(signIn.text, /<form id="sign-in"/);
+    assert.match(signIn.text, /dev inbox/);
+
+    const sent = await browser.post('/v1/auth/magic-link').set('Origin', 'http://localhost:3000').send({ email: 'Me@Example.com', redirect: '/dashboard' });
+    assert.equal(sent.status, 202);
+
+    const outbox = await browser.get('/dev/outbox');
+    assert.equal(outbox.status, 200);
+    const messages = outbox.body.data.messages as Array<{ to: string; url: string; sent_at: string }>;
+    assert.equal(messages.length, 1);
+    assert.deepEqual(Object.keys(messages[0]!), ['to', 'url', 'sent_at']);
+    assert.equal(messages[0]!.to, 'me@example.com');
+    const link = new URL(messages[0]!.url);
+    assert.equal(link.origin, 'http://localhost:3000');
+
+    const inbox = await browser.get('/dev/inbox').set('Host', 'localhost:3000');
+    assert.ok(inbox.text.includes(messages[0]!.url.replace(/&/g, '&#38;')));
+
+    const confirmPage = await browser.get(link.pathname + link.search);
+    assert.equal(confirmPage.status, 200);
+    assert.match(confirmPage.text, /m•••@example\.com/);
+
+    const confirmed = await browser.post(link.pathname).type('form').send({ token: link.searchParams.get('token') });
+    assert.equal(confirmed.status, 303);
+    assert.equal(confirmed.headers.location, '/dashboard');
+
+    const dashboard = await browser.get('/dashboard').set('Host', 'localhost:3000');
+    assert.equal(dashboard.status, 200);
+    assert.match(dashboard.text, /Signed in as <strong>me@example\.com<\/strong>/);
+    assert.equal((await browser.get('/v1/me')).body.data.user.email, 'me@example.com');
+
+    const loggedOut = await browser.post('/v1/auth/logout');
+    assert.equal(loggedOut.status, 200);
+    expectError(await browser.get('/v1/me'), 'session_not_found');
+    const afterLogout = await browser.get('/dashboard').set('Host', 'localhost:3000');
+    assert.equal(afterLogout.status, 303);
+    assert.equal(afterLogout.headers.location, '/');
+    await close();
+  });
+
+  it('the session cookie is HttpOnly and SameSite=Lax, and Secure for an https BASE_URL', async () => {
+    for (const [baseUrl, secure] of [['http://localhost:3000', false], ['https://demo.example', true]] as const) {
+      const { app, outbox, close } = demo({ BASE_URL: baseUrl });
+      await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' });
+      const token = new URL(outbox[0]!.url).searchParams.get('token');
+      const res = await request(app).post('/v1/auth/verify').set('X-Forwarded-Proto', 'https').send({ token });
+      const cookie = String(res.headers['set-cookie'] ?? '');
+      if (secure) {
+        // express-session only sets a Secure cookie over TLS; without trust proxy it refuses to send one.
+        assert.doesNotMatch(cookie, /sid=/);
+      } else {
+        assert.match(cookie, /sid=.*HttpOnly/i);
+        assert.match(cookie, /SameSite=Lax/i);
+        assert.doesNotMatch(cookie, /Secure/i);
+      }
+      await close();
+    }
+    const { app, outbox, close } = demo({ BASE_URL: 'https://demo.example', TRUST_PROXY: '1' });
+    await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' });
+    const token = new URL(outbox[0]!.url).searchParams.get('token');
+    const res = await request(app).post('/v1/auth/verify').set('X-Forwarded-Proto', 'https').send({ token });
+    assert.match(String(res.headers['set-cookie']), /sid=.*HttpOnly.*Secure.*SameSite=Lax/i);
+    await close();
+  });
+
+  it('GET / and /dashboard redirect when signed in / signed out', async () => {
+    const { app, close } = demo();
+    const res = await request(app).get('/dashboard').set('Host', 'localhost:3000');
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.location, '/');
+    await close();
+  });
+
+  it('pages are served on the BASE_URL host so the browser Origin matches', async () => {
+    const { app, close } = demo();
+    const res = await request(app).get('/dev/inbox?x=1').set('Host', '127.0.0.1:3000');
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.location, 'http://localhost:3000/dev/inbox?x=1');
+    await close();
+  });
+
+  it('GET /healthz → ok on the memory store', async () => {
+    const { app, close } = demo();
+    const res = await request(app).get('/healthz');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { status: 'ok', store: 'memory' });
+    await close();
+  });
+
+  it('unknown routes → resource_not_found in the envelope', async () => {
+    const { app, close } = demo();
+    expectError(await request(app).get('/no/such/page'), 'resource_not_found');
+    expectError(await request(app).post('/v1/auth/nope').send({}), 'resource_not_found');
+    await close();
+  });
+
+  it('the dev inbox is off when NODE_ENV=production', async () => {
+    const { app, close } = demo({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) });
+    expectError(await request(app).get('/dev/outbox'), 'resource_not_found');
+    expectError(await request(app).get('/dev/inbox').set('Host', 'localhost:3000'), 'resource_not_found');
+    await close();
+  });
+
+  it('settings come from the environment, with the documented defaults', () => {
+    const defaults = readSettings({});
+    assert.equal(defaults.port, 3000);
+    assert.equal(defaults.host, '127.0.0.1');
+    assert.equal(defaults.baseUrl, 'http://localhost:3000');
+    assert.equal(defaults.redisUrl, undefined);
+    assert.equal(defaults.trustProxy, false);
+    assert.equal(defaults.ttlSeconds, 900);
+    assert.equal(defaults.emailLimit, 5);
+    assert.equal(defaults.ipLimit, 20);
+    assert.equal(defaults.verifyIpLimit, 20);
+    assert.equal(defaults.exchangeIpLimit, 10);
+    const custom = readSettings({ PORT: '4000', TRUST_PROXY: '2', MAGIC_LINK_TTL: '60', MAGIC_LINK_EMAIL_LIMIT: '2' });
+    assert.equal(custom.baseUrl, 'http://localhost:4000');
+    assert.equal(custom.trustProxy, 2);
+    assert.equal(custom.ttlSeconds, 60);
+    assert.equal(custom.emailLimit, 2);
+  });
+
+  it('bad settings fail at start-up with a message naming the variable', () => {
+    assert.throws(() => readSettings({ PORT: 'abc' }), { name: 'Error', message: /PORT must be a whole number/ });
+    assert.throws(() => readSettings({ TRUST_PROXY: 'yes' }), (error: unknown) => error instanceof SettingsError && /TRUST_PROXY/.test(error.message));
+    assert.throws(() => readSettings({ MAGIC_LINK_TTL: '0' }), /MAGIC_LINK_TTL/);
+    assert.throws(() => readSettings({ NODE_ENV: 'production' }), /SESSION_SECRET must be set/);
+  });
+
+  it('MAGIC_LINK_EMAIL_LIMIT and MAGIC_LINK_TTL take effect', async () => {
+    const { app, close } = demo({ MAGIC_LINK_EMAIL_LIMIT: '1', MAGIC_LINK_TTL: '120' });
+    const first = await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' });
+    assert.equal(first.body.data.expires_in, 120);
+    expectError(await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' }), 'magic_link_email_limit_exceeded', 3600);
+    await close();
+  });
+});
