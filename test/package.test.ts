@@ -1,0 +1,105 @@
+// Installs the packed tarball into CommonJS, ESM and TypeScript consumer projects, as users would.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const ROOT = process.cwd();
+const EXPECTED_EXPORTS = ['MagicLink', 'MagicLinkError', 'MagicLinkStrategy', 'MemoryTokenStore', 'errorCatalogue', 'errorHandler', 'isErrorCode', 'requestId'];
+
+describe('package', function () {
+  this.timeout(120_000);
+  let consumer: string;
+
+  before(() => {
+    // Inside the repo, so the consumer resolves express, passport and friends from its node_modules.
+    mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+    consumer = mkdtempSync(join(ROOT, '.tmp', 'consumer-'));
+    const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', consumer], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const tarball = join(consumer, packed[0]!.filename);
+    const target = join(consumer, 'node_modules', 'express-magic-link');
+    mkdirSync(target, { recursive: true });
+    execFileSync('tar', ['-xzf', tarball, '-C', target, '--strip-components=1']);
+    writeFileSync(join(consumer, 'files.json'), JSON.stringify(packed[0]!.files.map((f) => f.path)));
+  });
+
+  after(() => rmSync(consumer, { recursive: true, force: true }));
+
+  it('ships dist, README, CHANGELOG and LICENSE, and no sources, tests or example server', () => {
+    const files = createRequire(import.meta.url)(join(consumer, 'files.json')) as string[];
+    assert.ok(files.includes('dist/esm/index.js') && files.includes('dist/cjs/index.js'));
+    assert.ok(files.includes('dist/esm/index.d.ts') && files.includes('dist/cjs/index.d.ts'));
+    for (const doc of ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json']) assert.ok(files.includes(doc), doc);
+    assert.deepEqual(files.filter((f) => /^(src|test|example-server|bench|scripts)\//.test(f)), []);
+  });
+
+  it('require() from CommonJS', () => {
+    writeFileSync(join(consumer, 'consumer.cjs'), "const m = require('express-magic-link'); console.log(JSON.stringify(Object.keys(m).sort()));");
+    const keys = JSON.parse(execFileSync(process.execPath, ['consumer.cjs'], { cwd: consumer, encoding: 'utf8' })) as string[];
+    assert.deepEqual(keys, EXPECTED_EXPORTS);
+  });
+
+  it('import from ESM', () => {
+    writeFileSync(join(consumer, 'consumer.mjs'), "import * as m from 'express-magic-link'; console.log(JSON.stringify(Object.keys(m).sort()));");
+    const keys = JSON.parse(execFileSync(process.execPath, ['consumer.mjs'], { cwd: consumer, encoding: 'utf8' })) as string[];
+    assert.deepEqual(keys, EXPECTED_EXPORTS);
+  });
+
+  it('both formats run a sign-in end to end', () => {
+    const script = (load: string) => `${load}
+const express = require('express');
+const { Passport } = require('passport');
+const sent = [];
+const passport = new Passport();
+const magicLink = new MagicLink({ baseUrl: 'http://app.test', mailer: { send: async (m) => { sent.push(m.url); } }, passport });
+passport.use(new MagicLinkStrategy({ magicLink }, async (email) => ({ email })));
+const app = express();
+app.post('/link', magicLink.requestLinkHandler());
+app.post('/login', express.json(), passport.authenticate('magic-link', { session: false }), (req, res) => res.json(req.user));
+app.use(errorHandler());
+const server = app.listen(0, async () => {
+  const url = 'http://127.0.0.1:' + server.address().port;
+  await fetch(url + '/link', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"a@b.co"}' });
+  const token = new URL(sent[0]).searchParams.get('token');
+  const res = await fetch(url + '/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  console.log(res.status, JSON.stringify(await res.json()));
+  server.close();
+});`;
+    writeFileSync(join(consumer, 'flow.cjs'), script("const { MagicLink, MagicLinkStrategy, errorHandler } = require('express-magic-link');"));
+    writeFileSync(
+      join(consumer, 'flow.mjs'),
+      script("import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);\nimport { MagicLink, MagicLinkStrategy, errorHandler } from 'express-magic-link';"),
+    );
+    for (const file of ['flow.cjs', 'flow.mjs']) {
+      assert.equal(execFileSync(process.execPath, [file], { cwd: consumer, encoding: 'utf8' }).trim(), '200 {"email":"a@b.co"}', file);
+    }
+  });
+
+  it('type-checks in TypeScript consumers under NodeNext (ESM and CJS) and Bundler resolution', () => {
+    writeFileSync(
+      join(consumer, 'consumer.ts'),
+      `import { MagicLink, MagicLinkError, type ErrorCode, type MagicLinkOptions, type TokenStore } from 'express-magic-link';
+const options: MagicLinkOptions = { baseUrl: 'https://app.example.com', mailer: { send: async ({ to, url }) => void [to, url] } };
+const magicLink: MagicLink = new MagicLink(options);
+const store: TokenStore = magicLink.store;
+const code: ErrorCode = new MagicLinkError('invalid_email').code;
+// @ts-expect-error unknown codes are rejected at compile time
+new MagicLinkError('no_such_code');
+export { store, code };
+`,
+    );
+    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    for (const [module, resolution, type] of [
+      ['NodeNext', 'NodeNext', 'module'],
+      ['NodeNext', 'NodeNext', 'commonjs'],
+      ['ESNext', 'Bundler', 'module'],
+    ]) {
+      writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type }));
+      execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--module', module!, '--moduleResolution', resolution!, 'consumer.ts'], {
+        cwd: consumer,
+        encoding: 'utf8',
+      });
+    }
+  });
+});
