@@ -14,6 +14,8 @@ export {
 } from './errors.js';
 export type { ErrorEnvelope } from './respond.js';
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from './stores/memory-store.js';
+export { RedisTokenStore, type RedisTokenStoreOptions } from './stores/redis-store.js';
+export type { RedisClient } from './stores/redis-client.js';
 export type {
   LimitOptions,
   Mailer,

@@ -1,8 +1,9 @@
 // Rate limits on rate-limiter-flexible: built in one place, and their answers turned into catalogue errors.
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { withDeadline } from './deadline.js';
 import { MagicLinkError, type ErrorCode } from './errors.js';
 import type { LimitsConfig } from './options.js';
+import type { RedisClient } from './stores/redis-client.js';
 
 export interface Limiters {
   readonly linkRequestsPerIp: RateLimiterAbstract;
@@ -13,14 +14,16 @@ export interface Limiters {
 /** Seconds a client waits when the store cannot be reached. */
 export const UNAVAILABLE_RETRY_SECONDS = 5;
 
-export function createLimiters(limits: LimitsConfig, keyPrefix = 'ml'): Limiters {
-  const build = (name: string, points: number): RateLimiterAbstract =>
-    new RateLimiterMemory({
-      keyPrefix: `${keyPrefix}:rl:${name}`,
-      points,
-      duration: limits.windowSeconds,
-      blockDuration: limits.blockSeconds,
-    });
+/**
+ * The one place limiters are built: in memory, or on the app's Redis client so that every process
+ * shares the budgets. Each limiter touches one key per call, so Redis Cluster works.
+ */
+export function createLimiters(limits: LimitsConfig, keyPrefix: string, redis: RedisClient | undefined): Limiters {
+  const build = (name: string, points: number): RateLimiterAbstract => {
+    const options = { keyPrefix: `${keyPrefix}rl:${name}`, points, duration: limits.windowSeconds, blockDuration: limits.blockSeconds };
+    // rejectIfRedisNotReady: fail at once during an outage instead of queueing behind a reconnect.
+    return redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true }) : new RateLimiterMemory(options);
+  };
   return Object.freeze({
     linkRequestsPerIp: build('link-ip', limits.linkRequestsPerIp),
     linkRequestsPerEmail: build('link-email', limits.linkRequestsPerEmail),

@@ -39,11 +39,11 @@ export function assertKnownKeys(options: object, known: readonly string[], where
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const lower = key.toLowerCase();
-    // A unit left off (`ttl` for `ttlSeconds`) counts as near, as do small typos.
+    // A part left off (`ttl` for `ttlSeconds`, `prefix` for `keyPrefix`) counts as near, as do small typos.
     const nearest = known
       .map((candidate) => {
         const other = candidate.toLowerCase();
-        const isPrefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+        const isPrefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other) || other.endsWith(lower));
         return { candidate, distance: isPrefix ? 0 : editDistance(lower, other) };
       })
       .sort((a, b) => a.distance - b.distance)[0];

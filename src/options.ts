@@ -12,6 +12,8 @@ import {
 import { logToConsole } from './error-handler.js';
 import { DEFAULT_DOCS_BASE_URL } from './respond.js';
 import { MemoryTokenStore } from './stores/memory-store.js';
+import { isRedisClient, type RedisClient } from './stores/redis-client.js';
+import { RedisTokenStore } from './stores/redis-store.js';
 import type { LimitOptions, Mailer, MagicLinkOptions, TokenStore } from './types.js';
 
 export interface LimitsConfig {
@@ -29,6 +31,9 @@ export interface MagicLinkConfig {
   readonly mailer: Mailer;
   readonly confirmPath: string;
   readonly store: TokenStore;
+  /** Set when the app passed `redis`: limiters then live there too. */
+  readonly redis: RedisClient | undefined;
+  readonly keyPrefix: string;
   readonly ttlSeconds: number;
   readonly retentionSeconds: number;
   readonly limits: LimitsConfig;
@@ -51,6 +56,8 @@ const KNOWN_KEYS = [
   'mailer',
   'confirmPath',
   'store',
+  'redis',
+  'keyPrefix',
   'ttlSeconds',
   'retentionSeconds',
   'limits',
@@ -121,6 +128,15 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   }
   assertOptionalPath(given.confirmPath, WHERE, 'confirmPath');
   assertStore(given.store);
+  if (given.redis !== undefined && !isRedisClient(given.redis)) {
+    throw new TypeError(`\`${WHERE}\` option \`redis\` must be an ioredis client (\`new Redis(url)\` or \`new Redis.Cluster(nodes)\`); got ${describe(given.redis)}.`);
+  }
+  if (given.redis !== undefined && given.store !== undefined) {
+    throw new TypeError(`\`${WHERE}\` takes either \`redis\` (a Redis store and Redis limiters) or \`store\`, not both.`);
+  }
+  if (given.keyPrefix !== undefined && (typeof given.keyPrefix !== 'string' || /[{}\s]/.test(given.keyPrefix))) {
+    throw new TypeError(`\`${WHERE}\` option \`keyPrefix\` must be a string without braces or spaces, such as "ml:"; got ${describe(given.keyPrefix)}.`);
+  }
   assertWholeNumber(given.ttlSeconds, WHERE, 'ttlSeconds', 1, 86_400);
   assertWholeNumber(given.retentionSeconds, WHERE, 'retentionSeconds', 0, 30 * 86_400);
   assertWholeNumber(given.mailTimeoutMs, WHERE, 'mailTimeoutMs', 1, 120_000);
@@ -140,17 +156,21 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   }
 
   const baseUrl = new URL(given.baseUrl);
+  const keyPrefix = given.keyPrefix ?? 'ml:';
+  const redis = given.redis as RedisClient | undefined;
   return Object.freeze({
     baseUrl,
     baseHref: baseUrl.href.replace(/\/+$/, ''),
     mailer: given.mailer as Mailer,
     confirmPath: given.confirmPath ?? '/auth/magic-link/confirm',
-    store: given.store ?? new MemoryTokenStore(),
+    store: given.store ?? (redis ? new RedisTokenStore(redis, { keyPrefix }) : new MemoryTokenStore()),
+    redis,
+    keyPrefix,
     ttlSeconds: given.ttlSeconds ?? 900,
     retentionSeconds: given.retentionSeconds ?? 86_400,
     limits: normalizeLimits(given.limits),
     mailTimeoutMs: given.mailTimeoutMs ?? 10_000,
-    storeTimeoutMs: given.storeTimeoutMs ?? 2_000,
+    storeTimeoutMs: given.storeTimeoutMs ?? 1_000,
     docsBaseUrl: (given.docsBaseUrl ?? DEFAULT_DOCS_BASE_URL).replace(/\/+$/, ''),
     ipv6SubnetBits: given.ipv6SubnetBits ?? 64,
     successRedirect: given.successRedirect ?? '/',

@@ -41,7 +41,7 @@ export class SignInService {
 
   constructor(config: MagicLinkConfig) {
     this.config = config;
-    this.#limiters = createLimiters(config.limits);
+    this.#limiters = createLimiters(config.limits, config.keyPrefix, config.redis);
   }
 
   ipKeyOf(req: Request): string {

@@ -1,6 +1,7 @@
 // Public types: options (each with its default), the mailer contract and the token store interface.
 import type { Request } from 'express';
 import type { Authenticator } from 'passport';
+import type { RedisClient } from './stores/redis-client.js';
 import type { TokenKey } from './tokens.js';
 
 export type { TokenKey };
@@ -45,8 +46,15 @@ export interface MagicLinkOptions {
   mailer: Mailer;
   /** Path where the confirm page is mounted; the mailed link points there. Default `/auth/magic-link/confirm`. */
   confirmPath?: string;
-  /** Where tokens live. Default: a new `MemoryTokenStore()` (one process only). */
+  /** Where tokens live. Default: a `RedisTokenStore` on `redis` when given, else a new `MemoryTokenStore()` (one process only). */
   store?: TokenStore;
+  /**
+   * An ioredis `Redis` or `Cluster` client: links and every rate limit then live in Redis and hold
+   * across all processes sharing it. Default: none (memory).
+   */
+  redis?: RedisClient;
+  /** Prefix of every Redis key (tokens and limiters). Default `ml:`. */
+  keyPrefix?: string;
   /** Lifetime of a link, a whole number of seconds from 1 to 86,400. Default `900`. */
   ttlSeconds?: number;
   /** How long used and expired records are kept so that they answer `expired`/`already_used` rather than `not_found`. Default `86400`. */
@@ -55,7 +63,7 @@ export interface MagicLinkOptions {
   limits?: LimitOptions;
   /** How long the mailer may take before the request answers `email_delivery_failed`. Default `10000`. */
   mailTimeoutMs?: number;
-  /** Deadline for every store or limiter call; past it the request answers `service_unavailable`. Default `2000`. */
+  /** Deadline for every store or limiter call; past it the request answers `service_unavailable`. Default `1000`. */
   storeTimeoutMs?: number;
   /** Base of `doc_url` in error bodies. Default `https://docs.asterwise.com/reference/errors`. */
   docsBaseUrl?: string;

@@ -1,0 +1,127 @@
+// Throwaway redis-server processes for the tests: free ports, no persistence, stopped at the end.
+// Tests never touch a Redis they did not start.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function ping(port: number): boolean {
+  const result = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8', timeout: 2_000 });
+  return result.stdout.trim() === 'PONG';
+}
+
+async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export class RedisServer {
+  #process: ChildProcess | undefined;
+  readonly port: number;
+  readonly #dir: string;
+  readonly #extraArgs: string[];
+
+  private constructor(port: number, extraArgs: string[]) {
+    this.port = port;
+    this.#dir = mkdtempSync(join(tmpdir(), 'eml-redis-'));
+    this.#extraArgs = extraArgs;
+  }
+
+  static async start(extraArgs: string[] = []): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), extraArgs);
+    await server.resume();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.#process !== undefined;
+  }
+
+  /** Starts (again) on the same port, empty. */
+  async resume(): Promise<void> {
+    if (this.#process) return;
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.#dir, '--loglevel', 'warning', ...this.#extraArgs],
+      { stdio: 'ignore' },
+    );
+    this.#process = child;
+    child.on('exit', () => {
+      if (this.#process === child) this.#process = undefined;
+    });
+    await waitFor(() => ping(this.port), `redis-server on ${this.port}`);
+  }
+
+  /** Kills the server, as an outage would. */
+  async stop(): Promise<void> {
+    const child = this.#process;
+    if (!child) return;
+    this.#process = undefined;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  cli(...args: string[]): string {
+    return spawnSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' }).stdout;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** A local Redis Cluster of three masters, no replicas. */
+export class RedisCluster {
+  readonly nodes: RedisServer[];
+
+  private constructor(nodes: RedisServer[]) {
+    this.nodes = nodes;
+  }
+
+  static async start(): Promise<RedisCluster> {
+    const nodes: RedisServer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      nodes.push(await RedisServer.start(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000']));
+    }
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    await waitFor(() => nodes.every((n) => /cluster_state:ok/.test(n.cli('cluster', 'info'))), 'cluster_state:ok', 20_000);
+    return new RedisCluster(nodes);
+  }
+
+  get startupNodes(): Array<{ host: string; port: number }> {
+    return this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.destroy()));
+  }
+}
