@@ -157,20 +157,21 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
 
   const baseUrl = new URL(given.baseUrl);
   const keyPrefix = given.keyPrefix ?? 'ml:';
+  const storeTimeoutMs = given.storeTimeoutMs ?? 1_000;
   const redis = given.redis as RedisClient | undefined;
   return Object.freeze({
     baseUrl,
     baseHref: baseUrl.href.replace(/\/+$/, ''),
     mailer: given.mailer as Mailer,
     confirmPath: given.confirmPath ?? '/auth/magic-link/confirm',
-    store: given.store ?? (redis ? new RedisTokenStore(redis, { keyPrefix }) : new MemoryTokenStore()),
+    store: given.store ?? (redis ? new RedisTokenStore(redis, { keyPrefix, readyTimeoutMs: Math.floor(storeTimeoutMs / 2) }) : new MemoryTokenStore()),
     redis,
     keyPrefix,
     ttlSeconds: given.ttlSeconds ?? 900,
     retentionSeconds: given.retentionSeconds ?? 86_400,
     limits: normalizeLimits(given.limits),
     mailTimeoutMs: given.mailTimeoutMs ?? 10_000,
-    storeTimeoutMs: given.storeTimeoutMs ?? 1_000,
+    storeTimeoutMs,
     docsBaseUrl: (given.docsBaseUrl ?? DEFAULT_DOCS_BASE_URL).replace(/\/+$/, ''),
     ipv6SubnetBits: given.ipv6SubnetBits ?? 64,
     successRedirect: given.successRedirect ?? '/',

@@ -63,9 +63,14 @@ export class SignInService {
     const key = tokenKey(token);
     const issuedAt = config.now();
     const expiresAt = issuedAt + config.ttlSeconds * 1000;
-    const record: TokenRecord = { emailDigest: digest, sealed: seal(token, { email, redirect }), issuedAt, expiresAt, usedAt: null };
+    const record: TokenRecord = {
+      sealed: seal(token, { email, redirect }),
+      expiresAt,
+      retainUntil: expiresAt + config.retentionSeconds * 1000,
+      usedAt: null,
+    };
     try {
-      await this.#store(() => config.store.save(key, record, expiresAt + config.retentionSeconds * 1000));
+      await this.#store(() => config.store.save(key, record, issuedAt));
     } catch (error) {
       await refundPoint(this.#limiters.linkRequestsPerEmail, digest, config.storeTimeoutMs);
       throw error;
@@ -130,5 +135,5 @@ export class SignInService {
 
 function openRecord(token: string, record: TokenRecord): LinkContent | null {
   const content = unseal(token, record.sealed);
-  return content && { email: content.email, emailDigest: record.emailDigest, redirect: content.redirect };
+  return content && { email: content.email, emailDigest: emailDigest(content.email), redirect: content.redirect };
 }

@@ -13,7 +13,7 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 export interface TokenKey {
   /** Shared by every record of one email, so that a Redis Cluster script stays in one slot. */
   readonly tag: string;
-  /** base64url SHA-256 of the token; the token itself is never stored. */
+  /** base64url of the first 128 bits of the token's SHA-256; the token itself is never stored. */
   readonly digest: string;
 }
 
@@ -44,32 +44,38 @@ export function isWellFormedToken(value: string): boolean {
   return value.length === TOKEN_LENGTH && TOKEN_SHAPE.test(value);
 }
 
+/** A token's lookup key: 128 bits of its SHA-256 are plenty for an id and keep Redis keys short. */
 export function tokenKey(token: string): TokenKey {
-  return { tag: token.slice(0, TAG_LENGTH), digest: sha256(token).toString('base64url') };
+  return { tag: token.slice(0, TAG_LENGTH), digest: sha256(token).subarray(0, 16).toString('base64url') };
 }
 
 function sealKey(token: string): Buffer {
   return sha256(`express-magic-link/seal\0${token}`);
 }
 
+// Each key derives from one token and seals exactly one message, so a fixed nonce never repeats
+// under a key; it saves 12 bytes per stored link.
+const NONCE = Buffer.alloc(12);
+
 /** AES-256-GCM under a key derived from the token: a store dump shows no address or redirect. */
 export function seal(token: string, content: SealedContent): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', sealKey(token), iv);
-  const body = Buffer.concat([cipher.update(JSON.stringify([content.email, content.redirect]), 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+  const cipher = createCipheriv('aes-256-gcm', sealKey(token), NONCE);
+  // Neither part can hold a newline: emails and redirects with control characters are refused.
+  const body = Buffer.concat([cipher.update(`${content.email}\n${content.redirect ?? ''}`, 'utf8'), cipher.final()]);
+  return Buffer.concat([body, cipher.getAuthTag()]).toString('base64url');
 }
 
 /** Opens a sealed payload; null when it was not sealed for this token (or was tampered with). */
 export function unseal(token: string, sealed: string): SealedContent | null {
   try {
     const bytes = Buffer.from(sealed, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', sealKey(token), bytes.subarray(0, 12));
+    const decipher = createDecipheriv('aes-256-gcm', sealKey(token), NONCE);
     decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-    const json = Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]);
-    const parsed: unknown = JSON.parse(json.toString('utf8'));
-    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string') return null;
-    return { email: parsed[0], redirect: typeof parsed[1] === 'string' ? parsed[1] : null };
+    const text = Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]).toString('utf8');
+    const newline = text.indexOf('\n');
+    if (newline <= 0) return null;
+    const redirect = text.slice(newline + 1);
+    return { email: text.slice(0, newline), redirect: redirect === '' ? null : redirect };
   } catch {
     return null;
   }

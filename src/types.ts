@@ -85,15 +85,14 @@ export interface MagicLinkOptions {
   now?: () => number;
 }
 
-/** A link's record as stored: digests and a sealed payload, never a token or a plain address. */
+/** A link's record as stored: a sealed payload and times, never a token or a plain address. */
 export interface TokenRecord {
-  /** Digest of the canonical email. */
-  readonly emailDigest: string;
   /** Email and redirect, encrypted under a key only the token yields. */
   readonly sealed: string;
-  /** Milliseconds since the epoch. */
-  readonly issuedAt: number;
+  /** When the link stops working (ms since the epoch). */
   readonly expiresAt: number;
+  /** When the record may be forgotten; until then spent links answer `already_used`/`expired`. */
+  readonly retainUntil: number;
   /** When it was redeemed, or null while unused. */
   readonly usedAt: number | null;
 }
@@ -107,8 +106,8 @@ export type RedeemResult =
  * operation on one key (the tag keeps all of one email's keys in one Redis Cluster slot).
  */
 export interface TokenStore {
-  /** Stores a new record; it may be forgotten after `retainUntil` (ms since the epoch). */
-  save(key: TokenKey, record: TokenRecord, retainUntil: number): Promise<void>;
+  /** Stores a new record at time `now`; it may be forgotten from `record.retainUntil` on. */
+  save(key: TokenKey, record: TokenRecord, now: number): Promise<void>;
   /** Reads a record without consuming it; null when unknown or past retention. */
   peek(key: TokenKey, now: number): Promise<TokenRecord | null>;
   /** Consumes a record: of any number of concurrent calls for one key, exactly one sees `redeemed`. */

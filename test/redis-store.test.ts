@@ -43,7 +43,7 @@ describe('Redis token store', function () {
     await whenReady(client);
     const store = new RedisTokenStore(client, { keyPrefix: 'ttl:' });
     const now = Date.now();
-    await store.save({ tag: 'abc', digest: 'd1' }, { emailDigest: 'e', sealed: 's', issuedAt: now, expiresAt: now + 900_000, usedAt: null }, now + 900_000 + 86_400_000);
+    await store.save({ tag: 'abc', digest: 'd1' }, { sealed: 's', expiresAt: now + 900_000, retainUntil: now + 900_000 + 86_400_000, usedAt: null }, now);
     const ttl = Number(server.cli('pttl', 'ttl:{abc}:l:d1').trim());
     assert.ok(ttl > 86_400_000 && ttl <= 900_000 + 86_400_000, `pttl ${ttl}`);
     await store.redeem({ tag: 'abc', digest: 'd1' }, now + 1);

@@ -12,16 +12,11 @@ export interface MemoryTokenStoreOptions {
   now?: () => number;
 }
 
-interface Entry {
-  record: TokenRecord;
-  retainUntil: number;
-}
-
 const WHERE = 'MemoryTokenStore';
 let warnedAboutProduction = false;
 
 export class MemoryTokenStore implements TokenStore {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, TokenRecord>();
   readonly #maxRecords: number;
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
@@ -50,29 +45,30 @@ export class MemoryTokenStore implements TokenStore {
     return this.#entries.size;
   }
 
-  async save(key: TokenKey, record: TokenRecord, retainUntil: number): Promise<void> {
-    if (this.#entries.size >= this.#maxRecords) this.prune();
+  async save(key: TokenKey, record: TokenRecord, now: number): Promise<void> {
+    if (this.#entries.size >= this.#maxRecords) this.prune(now);
     // Map iteration is insertion order, so the first entries are the oldest.
     for (const oldest of this.#entries.keys()) {
       if (this.#entries.size < this.#maxRecords) break;
       this.#entries.delete(oldest);
     }
-    this.#entries.set(key.digest, { record: { ...record }, retainUntil });
+    this.#entries.set(key.digest, { ...record });
   }
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
-    const entry = this.#live(key, now);
-    return entry ? { ...entry.record } : null;
+    const record = this.#live(key, now);
+    return record ? { ...record } : null;
   }
 
   // No await between the read and the write: within one process this is atomic.
   async redeem(key: TokenKey, now: number): Promise<RedeemResult> {
-    const entry = this.#live(key, now);
-    if (!entry) return { status: 'not_found' };
-    if (entry.record.usedAt !== null) return { status: 'already_used' };
-    if (now >= entry.record.expiresAt) return { status: 'expired' };
-    entry.record = { ...entry.record, usedAt: now };
-    return { status: 'redeemed', record: { ...entry.record } };
+    const record = this.#live(key, now);
+    if (!record) return { status: 'not_found' };
+    if (record.usedAt !== null) return { status: 'already_used' };
+    if (now >= record.expiresAt) return { status: 'expired' };
+    const redeemed = { ...record, usedAt: now };
+    this.#entries.set(key.digest, redeemed);
+    return { status: 'redeemed', record: { ...redeemed } };
   }
 
   async delete(key: TokenKey): Promise<void> {
@@ -82,8 +78,8 @@ export class MemoryTokenStore implements TokenStore {
   /** Drops records past their retention; returns how many went. Runs on a timer too. */
   prune(now: number = this.#now()): number {
     let removed = 0;
-    for (const [digest, entry] of this.#entries) {
-      if (entry.retainUntil <= now) {
+    for (const [digest, record] of this.#entries) {
+      if (record.retainUntil <= now) {
         this.#entries.delete(digest);
         removed++;
       }
@@ -96,12 +92,12 @@ export class MemoryTokenStore implements TokenStore {
     clearInterval(this.#timer);
   }
 
-  #live(key: TokenKey, now: number): Entry | undefined {
-    const entry = this.#entries.get(key.digest);
-    if (entry && entry.retainUntil <= now) {
+  #live(key: TokenKey, now: number): TokenRecord | undefined {
+    const record = this.#entries.get(key.digest);
+    if (record && record.retainUntil <= now) {
       this.#entries.delete(key.digest);
       return undefined;
     }
-    return entry;
+    return record;
   }
 }

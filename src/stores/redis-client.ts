@@ -5,6 +5,8 @@
 export interface RedisClient {
   /** ioredis connection state; commands are only sent while it is `ready`. */
   readonly status: string;
+  once(event: 'ready', listener: () => void): unknown;
+  removeListener(event: 'ready', listener: () => void): unknown;
   defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
   del(...keys: string[]): Promise<number>;
@@ -18,11 +20,24 @@ export class RedisNotReadyError extends Error {
 }
 
 /**
- * Refuses to queue a command while the client is disconnected: ioredis would otherwise hold it and
- * run it after reconnecting, long after the request was answered `service_unavailable`.
+ * Waits (at most `ms`) for the connection before sending anything. Commands are never handed to
+ * ioredis while it is disconnected: it would queue them and run them after reconnecting, long after
+ * the request was answered `service_unavailable` (a redeem would then burn a link nobody got).
  */
-export function assertReady(client: RedisClient): void {
-  if (client.status !== 'ready') throw new RedisNotReadyError(client.status);
+export function untilReady(client: RedisClient, ms: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  if (client.status === 'end') return Promise.reject(new RedisNotReadyError(client.status));
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      client.removeListener('ready', onReady);
+      reject(new RedisNotReadyError(client.status));
+    }, ms);
+    client.once('ready', onReady);
+  });
 }
 
 export function isRedisClient(value: unknown): value is RedisClient {
@@ -30,6 +45,7 @@ export function isRedisClient(value: unknown): value is RedisClient {
     typeof value === 'object' &&
     value !== null &&
     typeof (value as Partial<RedisClient>).status === 'string' &&
-    typeof (value as Partial<RedisClient>).defineCommand === 'function'
+    typeof (value as Partial<RedisClient>).defineCommand === 'function' &&
+    typeof (value as Partial<RedisClient>).once === 'function'
   );
 }
