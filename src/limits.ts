@@ -3,9 +3,11 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { withDeadline } from './deadline.js';
 import { MagicLinkError, type ErrorCode } from './errors.js';
 import type { LimitsConfig } from './options.js';
-import type { RedisClient } from './stores/redis-client.js';
+import { untilReady, type RedisClient } from './stores/redis-client.js';
 
 export interface Limiters {
+  /** Resolves once the backing store can take commands (at once for memory). */
+  readonly ready: () => Promise<void>;
   readonly linkRequestsPerIp: RateLimiterAbstract;
   readonly linkRequestsPerEmail: RateLimiterAbstract;
   readonly failedVerifiesPerIp: RateLimiterAbstract;
@@ -18,13 +20,14 @@ export const UNAVAILABLE_RETRY_SECONDS = 5;
  * The one place limiters are built: in memory, or on the app's Redis client so that every process
  * shares the budgets. Each limiter touches one key per call, so Redis Cluster works.
  */
-export function createLimiters(limits: LimitsConfig, keyPrefix: string, redis: RedisClient | undefined): Limiters {
+export function createLimiters(limits: LimitsConfig, keyPrefix: string, redis: RedisClient | undefined, readyTimeoutMs: number): Limiters {
   const build = (name: string, points: number): RateLimiterAbstract => {
     const options = { keyPrefix: `${keyPrefix}rl:${name}`, points, duration: limits.windowSeconds, blockDuration: limits.blockSeconds };
     // rejectIfRedisNotReady: fail at once during an outage instead of queueing behind a reconnect.
     return redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true }) : new RateLimiterMemory(options);
   };
   return Object.freeze({
+    ready: redis ? () => untilReady(redis, readyTimeoutMs) : () => Promise.resolve(),
     linkRequestsPerIp: build('link-ip', limits.linkRequestsPerIp),
     linkRequestsPerEmail: build('link-email', limits.linkRequestsPerEmail),
     failedVerifiesPerIp: build('verify-ip', limits.failedVerifiesPerIp),
@@ -41,13 +44,14 @@ export function unavailable(cause: unknown): MagicLinkError {
 
 /** Spends one point; a spent budget (a RateLimiterRes rejection) becomes `refusal`, a store failure `service_unavailable`. */
 export async function consumePoint(
+  limiters: Limiters,
   limiter: RateLimiterAbstract,
   key: string,
   refusal: ErrorCode,
   timeoutMs: number,
 ): Promise<void> {
   try {
-    await withDeadline(limiter.consume(key), timeoutMs, 'rate limiter');
+    await withDeadline(limiters.ready().then(() => limiter.consume(key)), timeoutMs, 'rate limiter');
   } catch (error) {
     if (error instanceof RateLimiterRes) {
       throw new MagicLinkError(refusal, { retryAfter: retryAfterSeconds(error.msBeforeNext) });
@@ -58,6 +62,7 @@ export async function consumePoint(
 
 /** Refuses when the key is blocked, without spending anything. */
 export async function assertNotBlocked(
+  limiters: Limiters,
   limiter: RateLimiterAbstract,
   key: string,
   refusal: ErrorCode,
@@ -65,7 +70,7 @@ export async function assertNotBlocked(
 ): Promise<void> {
   let state: RateLimiterRes | null;
   try {
-    state = await withDeadline(limiter.get(key), timeoutMs, 'rate limiter');
+    state = await withDeadline(limiters.ready().then(() => limiter.get(key)), timeoutMs, 'rate limiter');
   } catch (error) {
     throw unavailable(error);
   }
@@ -75,9 +80,9 @@ export async function assertNotBlocked(
 }
 
 /** Gives a point back (its request did not go through); best effort, a failure only costs the user a point. */
-export async function refundPoint(limiter: RateLimiterAbstract, key: string, timeoutMs: number): Promise<void> {
+export async function refundPoint(limiters: Limiters, limiter: RateLimiterAbstract, key: string, timeoutMs: number): Promise<void> {
   try {
-    await withDeadline(limiter.reward(key), timeoutMs, 'rate limiter');
+    await withDeadline(limiters.ready().then(() => limiter.reward(key)), timeoutMs, 'rate limiter');
   } catch {
     // Nothing to undo: the request fails anyway, and the budget resets with its window.
   }

@@ -41,7 +41,7 @@ export class SignInService {
 
   constructor(config: MagicLinkConfig) {
     this.config = config;
-    this.#limiters = createLimiters(config.limits, config.keyPrefix, config.redis);
+    this.#limiters = createLimiters(config.limits, config.keyPrefix, config.redis, Math.floor(config.storeTimeoutMs / 2));
   }
 
   ipKeyOf(req: Request): string {
@@ -56,8 +56,8 @@ export class SignInService {
     const { config } = this;
     const digest = emailDigest(email);
     // The IP budget first: a request refused for its IP does not spend the email's budget.
-    await consumePoint(this.#limiters.linkRequestsPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', config.storeTimeoutMs);
-    await consumePoint(this.#limiters.linkRequestsPerEmail, digest, 'magic_link_email_limit_exceeded', config.storeTimeoutMs);
+    await consumePoint(this.#limiters, this.#limiters.linkRequestsPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', config.storeTimeoutMs);
+    await consumePoint(this.#limiters, this.#limiters.linkRequestsPerEmail, digest, 'magic_link_email_limit_exceeded', config.storeTimeoutMs);
 
     const token = newToken(tagOfEmailDigest(digest));
     const key = tokenKey(token);
@@ -72,7 +72,7 @@ export class SignInService {
     try {
       await this.#store(() => config.store.save(key, record, issuedAt));
     } catch (error) {
-      await refundPoint(this.#limiters.linkRequestsPerEmail, digest, config.storeTimeoutMs);
+      await refundPoint(this.#limiters, this.#limiters.linkRequestsPerEmail, digest, config.storeTimeoutMs);
       throw error;
     }
 
@@ -86,7 +86,7 @@ export class SignInService {
     } catch (error) {
       await Promise.allSettled([
         this.#store(() => config.store.delete(key)),
-        refundPoint(this.#limiters.linkRequestsPerEmail, digest, config.storeTimeoutMs),
+        refundPoint(this.#limiters, this.#limiters.linkRequestsPerEmail, digest, config.storeTimeoutMs),
       ]);
       throw new MagicLinkError('email_delivery_failed', { cause: error });
     }
@@ -115,12 +115,12 @@ export class SignInService {
 
   /** Refuses a verify from an IP whose failed-verify budget is spent. */
   async assertVerifyAllowed(req: Request): Promise<void> {
-    await assertNotBlocked(this.#limiters.failedVerifiesPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', this.config.storeTimeoutMs);
+    await assertNotBlocked(this.#limiters, this.#limiters.failedVerifiesPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', this.config.storeTimeoutMs);
   }
 
   /** Counts a failed verify; throws the 429 when this failure spends the last of the budget's slack. */
   async countFailedVerify(req: Request): Promise<void> {
-    await consumePoint(this.#limiters.failedVerifiesPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', this.config.storeTimeoutMs);
+    await consumePoint(this.#limiters, this.#limiters.failedVerifiesPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', this.config.storeTimeoutMs);
   }
 
   // A thunk, so a store that throws synchronously is handled like one that rejects.

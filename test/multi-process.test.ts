@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { expectError } from './helpers/test-app.js';
+import { RedisServer } from './helpers/redis-server.js';
+
+interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+}
+
+function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/server-process.ts'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const timer = setTimeout(() => reject(new Error('server process did not start')), 20_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const match = /listening (\d+)/.exec(chunk.toString());
+      if (match) {
+        clearTimeout(timer);
+        resolve({ url: `http://127.0.0.1:${match[1]}`, child });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server process exited with ${code}`)));
+  });
+}
+
+async function post(base: string, path: string, body: unknown, ip = '10.0.0.1'): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Record<string, string> }> {
+  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': ip }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text) as Record<string, unknown>, text, headers: Object.fromEntries(res.headers) };
+}
+
+async function lastToken(base: string): Promise<string> {
+  const urls = (await (await fetch(`${base}/test/outbox`)).json()) as string[];
+  return new URL(urls.at(-1)!).searchParams.get('token')!;
+}
+
+for (const ioredis of ['6', '5']) {
+  describe(`two server processes sharing one Redis (ioredis ${ioredis})`, function () {
+    this.timeout(60_000);
+    let redis: RedisServer;
+    let a: ServerProcess;
+    let b: ServerProcess;
+
+    before(async () => {
+      redis = await RedisServer.start();
+      const env = { REDIS_URL: redis.url, IOREDIS: ioredis, EMAIL_LIMIT: '3', IP_LIMIT: '4' };
+      [a, b] = await Promise.all([startServer(env), startServer(env)]);
+    });
+    after(async () => {
+      a?.child.kill('SIGTERM');
+      b?.child.kill('SIGTERM');
+      await redis?.destroy();
+    });
+
+    it('a link requested on one process is redeemed on the other, once', async () => {
+      assert.equal((await post(a.url, '/v1/auth/magic-link', { email: 'alice@example.com' }, '10.1.0.1')).status, 202);
+      const token = await lastToken(a.url);
+      const onB = await post(b.url, '/v1/auth/verify', { token });
+      assert.equal(onB.status, 200, onB.text);
+      expectError((await post(a.url, '/v1/auth/verify', { token })) as never, 'magic_link_already_used');
+    });
+
+    it('100 concurrent redeems of one token over both processes: exactly one success', async () => {
+      assert.equal((await post(a.url, '/v1/auth/magic-link', { email: 'bob@example.com' }, '10.2.0.1')).status, 202);
+      const token = await lastToken(a.url);
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => post(i % 2 ? a.url : b.url, '/v1/auth/verify', { token }, `10.3.${i}.1`)));
+      assert.equal(results.filter((r) => r.status === 200).length, 1);
+      const failures = results.filter((r) => r.status !== 200);
+      assert.equal(failures.length, 99);
+      for (const failure of failures) assert.equal(failure.body.error, 'magic_link_already_used');
+    });
+
+    it('the email budget is shared', async () => {
+      const email = 'carol@example.com';
+      const statuses = [];
+      for (const [i, base] of [a.url, b.url, a.url, b.url].entries()) statuses.push((await post(base, '/v1/auth/magic-link', { email }, `10.4.${i}.1`)).status);
+      assert.deepEqual(statuses, [202, 202, 202, 429]);
+      const refused = await post(a.url, '/v1/auth/magic-link', { email }, '10.4.9.1');
+      assert.equal(refused.body.error, 'magic_link_email_limit_exceeded');
+      assert.ok(Number(refused.headers['retry-after']) > 3500);
+    });
+
+    it('the IP budget is shared', async () => {
+      const statuses = [];
+      for (const [i, base] of [a.url, b.url, a.url, b.url, a.url].entries()) statuses.push((await post(base, '/v1/auth/magic-link', { email: `ip${i}@example.com` }, '10.5.0.1')).status);
+      assert.deepEqual(statuses, [202, 202, 202, 202, 429]);
+      assert.equal((await post(b.url, '/v1/auth/magic-link', { email: 'ip9@example.com' }, '10.5.0.1')).body.error, 'magic_link_ip_limit_exceeded');
+    });
+  });
+}

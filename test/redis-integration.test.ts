@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { createTestApp, expectError, type TestApp } from './helpers/test-app.js';
+import { IOREDIS_FLAVOURS, whenReady } from './helpers/redis-clients.js';
+import { RedisCluster, RedisServer } from './helpers/redis-server.js';
+
+const requestLink = (app: TestApp['app'], email = 'alice@example.com') => request(app).post('/v1/auth/magic-link').send({ email });
+
+for (const flavour of IOREDIS_FLAVOURS) {
+  describe(`MagicLink on Redis (${flavour.name})`, function () {
+    this.timeout(60_000);
+    let server: RedisServer;
+    let client: ReturnType<typeof flavour.connect>;
+
+    before(async () => {
+      server = await RedisServer.start();
+    });
+    beforeEach(async () => {
+      server.cli('flushall');
+      client = flavour.connect(server.url);
+      await whenReady(client);
+    });
+    afterEach(() => client.disconnect());
+    after(async () => server?.destroy());
+
+    it('signs in through Redis: request, verify, and a second use is refused', async () => {
+      const { app, tokenOf } = createTestApp({ redis: client, now: Date.now });
+      assert.equal((await requestLink(app)).status, 202);
+      const agent = request.agent(app);
+      assert.equal((await agent.post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
+      assert.equal((await agent.get('/v1/me')).body.data.user.email, 'alice@example.com');
+      expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf() }), 'magic_link_already_used');
+    });
+
+    it('expired and pruned links are told apart on Redis too (clock injected)', async () => {
+      const { app, tokenOf, clock } = createTestApp({ redis: client, ttlSeconds: 60, retentionSeconds: 600 });
+      await requestLink(app);
+      clock.advance(60_000);
+      expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf() }), 'magic_link_expired');
+      clock.advance(600_000);
+      expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf() }), 'magic_link_not_found');
+    });
+
+    it('no key or value in Redis holds a raw token, a link or a plain email address after a sign-in', async () => {
+      const { app, tokenOf, outbox } = createTestApp({ redis: client, now: Date.now, verify: async (email) => ({ id: 'x', email }) });
+      await request(app).post('/v1/auth/magic-link').send({ email: 'Alice.Secret@Example.com', redirect: '/very-private-path' });
+      const token = tokenOf();
+      await request(app).post('/auth/magic-link/confirm').type('form').send({ token: 'A'.repeat(43) });
+      assert.equal((await request(app).post('/v1/auth/verify').send({ token })).status, 200);
+
+      const keys = server.cli('--scan').trim().split('\n').filter(Boolean);
+      assert.ok(keys.length >= 3, `keys: ${keys.join(', ')}`);
+      let everything = keys.join('\n');
+      for (const key of keys) {
+        const type = server.cli('type', key).trim();
+        everything += '\n' + (type === 'hash' ? server.cli('hgetall', key) : server.cli('get', key));
+      }
+      for (const secret of [token, token.slice(3), outbox[0]!.url, 'alice', 'Alice', 'secret', 'example.com', 'very-private-path']) {
+        assert.ok(!everything.toLowerCase().includes(secret.toLowerCase()), `Redis holds ${secret}`);
+      }
+    });
+
+    it('keeps each email budget in Redis: a new MagicLink on the same Redis sees it', async () => {
+      const first = createTestApp({ redis: client, limits: { linkRequestsPerEmail: 2 } });
+      await requestLink(first.app);
+      await requestLink(first.app);
+      const second = createTestApp({ redis: client, limits: { linkRequestsPerEmail: 2 } });
+      expectError(await requestLink(second.app), 'magic_link_email_limit_exceeded', 3600);
+    });
+
+    it('stays within three round trips per link request and two per verify', async () => {
+      const { app, tokenOf } = createTestApp({ redis: client, now: Date.now });
+      await requestLink(app); // the first call loads the scripts
+      await request(app).post('/v1/auth/verify').send({ token: tokenOf() });
+      const stats = () => {
+        const calls = new Map<string, number>();
+        for (const [, name, n] of server.cli('info', 'commandstats').matchAll(/cmdstat_(\w+):calls=(\d+)/g)) calls.set(name!, Number(n));
+        return calls;
+      };
+      // Neither path sends a lone command: a round trip is a script (EVALSHA) or a MULTI…EXEC block.
+      // (commandstats also counts the commands scripts and transactions run inside, so those are left out.)
+      const roundTrips = (from: Map<string, number>, to: Map<string, number>) => {
+        const delta = (name: string) => (to.get(name) ?? 0) - (from.get(name) ?? 0);
+        return delta('evalsha') + delta('eval') + delta('exec');
+      };
+      const before = stats();
+      await requestLink(app, 'bob@example.com');
+      const middle = stats();
+      await request(app).post('/v1/auth/verify').send({ token: tokenOf() });
+      const after = stats();
+      assert.equal(roundTrips(before, middle), 3, 'request-link: IP limit, email limit, save');
+      assert.equal(roundTrips(middle, after), 2, 'verify: failed-verify check, redeem');
+    });
+  });
+}
+
+describe('MagicLink on a 3-master Redis Cluster', function () {
+  this.timeout(60_000);
+  let cluster: RedisCluster;
+  before(async () => {
+    cluster = await RedisCluster.start();
+  });
+  after(async () => cluster?.destroy());
+
+  for (const flavour of IOREDIS_FLAVOURS) {
+    it(`signs in, refuses a second use and enforces limits (${flavour.name})`, async () => {
+      const client = flavour.cluster(cluster.startupNodes);
+      await whenReady(client);
+      try {
+        const { app, outbox, tokenOf } = createTestApp({ redis: client, keyPrefix: `c${flavour.name.slice(-1)}:`, now: Date.now, limits: { linkRequestsPerEmail: 2 } });
+        // Different emails hash to different slots; every one of them works.
+        for (const email of ['a@example.com', 'b@example.com', 'c@example.com', 'd@example.com']) {
+          assert.equal((await requestLink(app, email)).status, 202);
+        }
+        const results = await Promise.all(outbox.map((m) => request(app).post('/v1/auth/verify').send({ token: new URL(m.url).searchParams.get('token') })));
+        assert.deepEqual(results.map((r) => r.status), [404, 404, 404, 404], 'accounts do not exist, but every token redeemed');
+        expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf(0) }), 'magic_link_already_used');
+        await requestLink(app, 'a@example.com');
+        expectError(await requestLink(app, 'a@example.com'), 'magic_link_email_limit_exceeded', 3600);
+      } finally {
+        client.disconnect();
+      }
+    });
+  }
+});
