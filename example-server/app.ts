@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
+import { Redis } from 'ioredis';
 import passport from 'passport';
 import {
   errorHandler,
@@ -14,6 +15,7 @@ import {
   type MagicLinkMessage,
 } from 'express-magic-link';
 import { dashboardPage, inboxPage, signInPage, type InboxMessage } from './pages.js';
+import { RedisSessionStore } from './redis-session-store.js';
 import type { Settings } from './settings.js';
 
 interface DemoUser {
@@ -25,6 +27,8 @@ export interface ExampleApp {
   app: express.Express;
   /** Every mail sent, oldest first (what the dev inbox shows). */
   outbox: InboxMessage[];
+  /** The Redis client when REDIS_URL is set. */
+  redis: Redis | undefined;
   close: () => Promise<void>;
 }
 
@@ -50,10 +54,17 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     },
   };
 
+  // Fail fast rather than queue while Redis is away: the library answers service_unavailable.
+  const redis = settings.redisUrl
+    ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
+    : undefined;
+  redis?.on('error', (error: Error) => log(`[demo] redis: ${error.message}`));
+
   const authenticator = new passport.Passport();
   const magicLink = new MagicLink({
     baseUrl: settings.baseUrl,
     mailer,
+    redis,
     ttlSeconds: settings.ttlSeconds,
     limits: {
       linkRequestsPerEmail: settings.emailLimit,
@@ -65,6 +76,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     appName: 'the express-magic-link demo',
     passport: authenticator,
     publicUser: (user) => user,
+    onError: (error, id) => log(`[demo] ${id}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`),
   });
   // The demo signs anyone in, creating the account on first use; a real app looks the email up.
   authenticator.use(
@@ -77,8 +89,9 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
       return user;
     }),
   );
-  authenticator.serializeUser<string>((user, done) => done(null, (user as DemoUser).id));
-  authenticator.deserializeUser<string>((id, done) => done(null, [...users.values()].find((u) => u.id === id) ?? false));
+  // The whole (tiny) user goes into the session, so any demo process can read it back.
+  authenticator.serializeUser<DemoUser>((user, done) => done(null, { id: (user as DemoUser).id, email: (user as DemoUser).email }));
+  authenticator.deserializeUser<DemoUser>((user, done) => done(null, user));
 
   const app = express();
   app.disable('x-powered-by');
@@ -88,6 +101,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     session({
       name: 'sid',
       secret: settings.sessionSecret,
+      ...(redis ? { store: new RedisSessionStore(redis) } : {}),
       resave: false,
       saveUninitialized: false,
       cookie: { httpOnly: true, sameSite: 'lax', secure: baseUrl.protocol === 'https:', maxAge: 7 * 24 * 3600 * 1000 },
@@ -141,9 +155,11 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     res.json({ success: true, message: 'success', data: { user: req.user } });
   });
 
-  app.get('/healthz', (_req, res) => {
+  app.get('/healthz', async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ status: 'ok', store: 'memory' });
+    if (!redis) return void res.json({ status: 'ok', store: 'memory' });
+    const healthy = redis.status === 'ready' && (await pingWithin(redis, 1_000));
+    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', store: 'redis' });
   });
 
   if (!settings.production) {
@@ -162,9 +178,18 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
   return {
     app,
     outbox,
+    redis,
     close: async () => {
       const store = magicLink.store as { close?: () => void };
       store.close?.();
+      redis?.disconnect();
     },
   };
+}
+
+function pingWithin(redis: Redis, ms: number): Promise<boolean> {
+  return Promise.race([
+    redis.ping().then((reply) => reply === 'PONG', () => false),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref()),
+  ]);
 }

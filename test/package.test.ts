@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const ROOT = process.cwd();
-const EXPECTED_EXPORTS = ['MagicLink', 'MagicLinkError', 'MagicLinkStrategy', 'MemoryTokenStore', 'errorCatalogue', 'errorHandler', 'isErrorCode', 'requestId'];
+const EXPECTED_EXPORTS = ['MagicLink', 'MagicLinkError', 'MagicLinkStrategy', 'MemoryTokenStore', 'RedisTokenStore', 'errorCatalogue', 'errorHandler', 'isErrorCode', 'requestId'];
 
 describe('package', function () {
   this.timeout(120_000);
@@ -79,8 +79,14 @@ const server = app.listen(0, async () => {
   it('type-checks in TypeScript consumers under NodeNext (ESM and CJS) and Bundler resolution', () => {
     writeFileSync(
       join(consumer, 'consumer.ts'),
-      `import { MagicLink, MagicLinkError, type ErrorCode, type MagicLinkOptions, type TokenStore } from 'express-magic-link';
+      `import { Cluster, Redis } from 'ioredis';
+import { Redis as Redis5 } from 'ioredis5';
+import { MagicLink, MagicLinkError, RedisTokenStore, type ErrorCode, type MagicLinkOptions, type TokenStore } from 'express-magic-link';
 const options: MagicLinkOptions = { baseUrl: 'https://app.example.com', mailer: { send: async ({ to, url }) => void [to, url] } };
+// Real ioredis clients of both majors, and a Cluster, fit the \`redis\` option as they are.
+new MagicLink({ ...options, redis: new Redis({ lazyConnect: true }) });
+new MagicLink({ ...options, redis: new Redis5({ lazyConnect: true }) });
+new RedisTokenStore(new Cluster([], { lazyConnect: true }));
 const magicLink: MagicLink = new MagicLink(options);
 const store: TokenStore = magicLink.store;
 const code: ErrorCode = new MagicLinkError('invalid_email').code;

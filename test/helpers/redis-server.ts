@@ -83,6 +83,15 @@ export class RedisServer {
     });
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open and commands hang, as on a stuck host. */
+  pause(): void {
+    this.#process?.kill('SIGSTOP');
+  }
+
+  resumeFromPause(): void {
+    this.#process?.kill('SIGCONT');
+  }
+
   cli(...args: string[]): string {
     return spawnSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' }).stdout;
   }
