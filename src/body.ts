@@ -4,7 +4,14 @@ import { toMagicLinkError } from './error-handler.js';
 import { MagicLinkError, type ValidationIssue } from './errors.js';
 
 const BODY_LIMIT = '64kb';
-const jsonParser = express.json({ limit: BODY_LIMIT });
+// body-parser reads an empty body as {}; remember which requests had one, since that is "no body".
+const emptyBodies = new WeakSet<object>();
+const jsonParser = express.json({
+  limit: BODY_LIMIT,
+  verify: (req, _res, buffer) => {
+    if (buffer.length === 0) emptyBodies.add(req);
+  },
+});
 const formParser = express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 20 });
 
 function runParser(parser: RequestHandler, req: Request, res: Response): Promise<void> {
@@ -20,9 +27,10 @@ function asRecord(body: unknown): Record<string, unknown> {
 
 /** The JSON object body; anything else (no body, not JSON, an array or scalar) is `invalid_request_body`. */
 export async function readJsonBody(req: Request, res: Response): Promise<Record<string, unknown>> {
-  if (!req.is('application/json')) throw new MagicLinkError('invalid_request_body');
+  if (!req.is('application/json') || req.headers['content-length'] === '0') throw new MagicLinkError('invalid_request_body');
   // body-parser skips a body the app already parsed, so mounting express.json() app-wide is fine.
   await runParser(jsonParser, req, res);
+  if (emptyBodies.has(req)) throw new MagicLinkError('invalid_request_body');
   return asRecord(req.body);
 }
 
@@ -37,7 +45,7 @@ export interface FieldRule {
   readonly where: 'body' | 'query';
   readonly required: boolean;
   readonly maxLength: number;
-  /** Secrets (tokens, codes) are never echoed back as `input`. */
+  /** Secrets (tokens, codes) and personal data (email addresses) are never echoed back as `input`. */
   readonly secret?: boolean;
 }
 

@@ -2,6 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { MagicLinkError, type ErrorCode } from './errors.js';
 import { assertKnownKeys, assertOptionalFunction, assertOptionalUrl, dropUndefined } from './option-checks.js';
+import { describeForLog } from './redact.js';
 import { requestIdOf } from './request-id.js';
 import { DEFAULT_DOCS_BASE_URL, sendError } from './respond.js';
 
@@ -60,9 +61,10 @@ export function toMagicLinkError(error: unknown): MagicLinkError {
   return new MagicLinkError('internal_error', { cause: error });
 }
 
+/** The default `onError`: one redacted line (and stack) per 5xx, tagged with the request id. */
 export function logToConsole(error: unknown, requestId: string): void {
   const cause = error instanceof MagicLinkError && error.cause !== undefined ? error.cause : error;
-  console.error(`[express-magic-link] ${requestId}`, cause);
+  console.error(`[express-magic-link] ${requestId} ${describeForLog(cause)}`);
 }
 
 export function errorHandler(options: ErrorHandlerOptions = {}) {

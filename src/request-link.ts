@@ -19,7 +19,8 @@ interface LinkRequest {
 
 function parseLinkRequest(body: Record<string, unknown>, service: SignInService): LinkRequest {
   // A little slack over 254 so that surrounding spaces, which are trimmed, do not fail the length check.
-  const email = readStringField(body, 'email', { where: 'body', required: true, maxLength: MAX_EMAIL_LENGTH + 64 });
+  // An address is personal data: like tokens, it is never echoed back as `input`.
+  const email = readStringField(body, 'email', { where: 'body', required: true, maxLength: MAX_EMAIL_LENGTH + 64, secret: true });
   const redirect = readStringField(body, 'redirect', { where: 'body', required: false, maxLength: MAX_REDIRECT_FIELD });
   const issues = [email.issue, redirect.issue].filter((issue): issue is ValidationIssue => issue !== undefined);
   if (issues.length > 0) throw validationError(issues);
@@ -28,11 +29,11 @@ function parseLinkRequest(body: Record<string, unknown>, service: SignInService)
   if (!checked.ok) {
     if (checked.reason === 'too_long') {
       throw validationError([
-        { loc: ['body', 'email'], msg: `String should have at most ${MAX_EMAIL_LENGTH} characters`, type: 'string_too_long', input: email.value },
+        { loc: ['body', 'email'], msg: `String should have at most ${MAX_EMAIL_LENGTH} characters`, type: 'string_too_long' },
       ]);
     }
     throw new MagicLinkError('invalid_email', {
-      details: [{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error', input: email.value }],
+      details: [{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }],
     });
   }
   if (redirect.value !== undefined) {

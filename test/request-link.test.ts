@@ -102,11 +102,11 @@ describe('POST /v1/auth/magic-link', () => {
       ['null', null],
       ['a boolean', true],
     ] as const) {
-      it(`email as ${name} → validation_error string_type with the input`, async () => {
+      it(`email as ${name} → validation_error string_type, without echoing the value`, async () => {
         const { app, outbox } = createTestApp();
         const res = await post(app, { email: value });
         expectError(res, 'validation_error');
-        assert.deepEqual(detailsOf(res), [{ loc: ['body', 'email'], msg: 'Input should be a valid string', type: 'string_type', input: value }]);
+        assert.deepEqual(detailsOf(res), [{ loc: ['body', 'email'], msg: 'Input should be a valid string', type: 'string_type' }]);
         assert.equal(outbox.length, 0);
       });
     }

@@ -74,6 +74,11 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   app.post('/v1/auth/verify', magicLink.verifyHandler());
   app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler());
   app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler());
+  // Creates an anonymous session, so fixation tests have a session id to plant.
+  app.get('/test/visit', (req, res) => {
+    (req.session as unknown as { visits?: number }).visits = 1;
+    res.json({ ok: true });
+  });
   app.get('/v1/me', (req, res) => {
     if (!req.user) throw Object.assign(new Error('no session'), { status: 401 });
     res.json({ success: true, message: 'success', data: { user: req.user } });

@@ -1,0 +1,62 @@
+// Login CSRF: a cross-site POST to any sign-in endpoint is refused with 403 and consumes nothing.
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { BASE_URL, createTestApp, expectError } from '../helpers/test-app.js';
+
+const CROSS_SITE: Array<[string, Record<string, string>]> = [
+  ['Sec-Fetch-Site: cross-site', { 'Sec-Fetch-Site': 'cross-site' }],
+  ['a foreign Origin', { Origin: 'https://evil.example' }],
+  ['a sibling subdomain Origin', { Origin: 'http://evil.app.test' }],
+  ['the right host on another scheme', { Origin: 'https://app.test' }],
+  ['a foreign Origin with a same-site fetch header', { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'same-site' }],
+];
+
+describe('login CSRF', () => {
+  for (const [name, headers] of CROSS_SITE) {
+    it(`request-link with ${name} → cross_site_request, no mail`, async () => {
+      const { app, outbox } = createTestApp();
+      expectError(await request(app).post('/v1/auth/magic-link').set(headers).send({ email: 'alice@example.com' }), 'cross_site_request');
+      assert.equal(outbox.length, 0);
+    });
+
+    it(`verify with ${name} → cross_site_request, token untouched`, async () => {
+      const { app, tokenOf } = createTestApp();
+      await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
+      expectError(await request(app).post('/v1/auth/verify').set(headers).send({ token: tokenOf() }), 'cross_site_request');
+      assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
+    });
+
+    it(`the confirm form with ${name} → 403 page, token untouched`, async () => {
+      const { app, tokenOf } = createTestApp();
+      await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
+      const res = await request(app).post('/auth/magic-link/confirm').set(headers).type('form').send({ token: tokenOf() });
+      assert.equal(res.status, 403);
+      assert.match(res.text, /came from another site/);
+      assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
+    });
+  }
+
+  for (const [name, headers] of [
+    ['the base URL as Origin', { Origin: BASE_URL }],
+    ['Sec-Fetch-Site: same-origin', { 'Sec-Fetch-Site': 'same-origin' }],
+    ['Sec-Fetch-Site: none (typed or bookmarked)', { 'Sec-Fetch-Site': 'none' }],
+    ['no Origin and no fetch metadata (curl, old browsers)', {}],
+  ] as const) {
+    it(`accepts ${name}`, async () => {
+      const { app } = createTestApp();
+      assert.equal((await request(app).post('/v1/auth/magic-link').set(headers).send({ email: 'alice@example.com' })).status, 202);
+    });
+  }
+
+  it('the confirm form accepts Origin: null with same-origin fetch metadata (no-referrer pages send it)', async () => {
+    const { app, tokenOf } = createTestApp();
+    await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
+    const res = await request(app).post('/auth/magic-link/confirm').set({ Origin: 'null', 'Sec-Fetch-Site': 'same-origin' }).type('form').send({ token: tokenOf() });
+    assert.equal(res.status, 303);
+  });
+
+  it('cross_site_request is in the catalogue data', async () => {
+    const { errorCatalogue } = await import('../../src/index.js');
+    assert.deepEqual(errorCatalogue.cross_site_request, { status: 403, message: 'Cross-site requests are not allowed.' });
+  });
+});
