@@ -9,6 +9,7 @@ import type { MagicLinkAuthInfo } from './strategy.js';
 export const SESSION_EMAIL_KEY = 'magicLinkEmailDigest';
 
 const TOKEN_FAILURES = new Set(['magic_link_not_found', 'magic_link_expired', 'magic_link_already_used']);
+const CODE_FAILURES = new Set(['exchange_code_not_found']);
 
 export interface SignedIn {
   readonly user: Express.User;
@@ -43,29 +44,69 @@ function logIn(req: Request, user: Express.User): Promise<void> {
   return new Promise((resolve, reject) => req.logIn(user, (error?: unknown) => (error ? reject(error) : resolve())));
 }
 
-/**
- * Checks the per-IP failed-verify budget, redeems through the strategy, counts failures and logs
- * the user in. Throws a MagicLinkError for every refusal.
- */
-export async function signInWithToken(service: SignInService, req: Request, res: Response): Promise<SignedIn> {
-  await service.assertVerifyAllowed(req);
-  const outcome = await runStrategy(service, req, res);
-  if (outcome.error) throw toMagicLinkError(outcome.error);
-  if (!outcome.user) {
-    const refusal = outcome.info instanceof MagicLinkError ? outcome.info : new MagicLinkError('magic_link_not_found');
-    // Only guesses count against the IP: unknown, expired or used tokens.
-    if (TOKEN_FAILURES.has(refusal.code)) await service.countFailedVerify(req);
-    throw refusal;
-  }
-  const info = outcome.info as MagicLinkAuthInfo;
+/** How a sign-in by link and one by code differ: which budget guards them, which refusals count. */
+interface Attempt {
+  readonly assertAllowed: () => Promise<void>;
+  /** Refusals that are guesses, counted against the budget. */
+  readonly counted: ReadonlySet<string>;
+  readonly countFailure: () => Promise<void>;
+  readonly rejected: 'redeem_rejected' | 'code_rejected';
+  readonly redeemed: 'link_redeemed' | 'code_redeemed';
+  /** Known before the attempt for codes (the body names the email); from the link after it. */
+  readonly emailDigest: string | null;
+}
+
+async function signIn(service: SignInService, req: Request, res: Response, attempt: Attempt): Promise<SignedIn> {
   try {
-    await logIn(req, outcome.user);
+    await attempt.assertAllowed();
+    const outcome = await runStrategy(service, req, res);
+    if (outcome.error) throw toMagicLinkError(outcome.error);
+    if (!outcome.user) {
+      const refusal = outcome.info instanceof MagicLinkError ? outcome.info : new MagicLinkError('magic_link_not_found');
+      if (attempt.counted.has(refusal.code)) await attempt.countFailure();
+      throw refusal;
+    }
+    const info = outcome.info as MagicLinkAuthInfo;
+    service.emit(req, { type: attempt.redeemed }, info.emailDigest);
+    try {
+      await logIn(req, outcome.user);
+    } catch (error) {
+      throw new MagicLinkError('internal_error', { cause: error });
+    }
+    const session = sessionOf(req);
+    if (session) session[SESSION_EMAIL_KEY] = info.emailDigest;
+    return { user: outcome.user, info };
   } catch (error) {
-    throw new MagicLinkError('internal_error', { cause: error });
+    if (error instanceof MagicLinkError) service.emitRefusal(req, error, attempt.rejected, attempt.emailDigest);
+    throw error;
   }
-  const session = sessionOf(req);
-  if (session) session[SESSION_EMAIL_KEY] = info.emailDigest;
-  return { user: outcome.user, info };
+}
+
+/**
+ * Checks the per-IP failed-verify budget, redeems the body's token through the strategy, counts
+ * guesses and logs the user in. Throws a MagicLinkError for every refusal.
+ */
+export function signInWithToken(service: SignInService, req: Request, res: Response): Promise<SignedIn> {
+  return signIn(service, req, res, {
+    assertAllowed: () => service.assertVerifyAllowed(req),
+    counted: TOKEN_FAILURES,
+    countFailure: () => service.countFailedVerify(req),
+    rejected: 'redeem_rejected',
+    redeemed: 'link_redeemed',
+    emailDigest: null,
+  });
+}
+
+/** The same for the body's `{email, code}`: wrong codes count against the IP and the email. */
+export function signInWithCode(service: SignInService, req: Request, res: Response, emailDigestValue: string): Promise<SignedIn> {
+  return signIn(service, req, res, {
+    assertAllowed: () => service.assertExchangeAllowed(req, emailDigestValue),
+    counted: CODE_FAILURES,
+    countFailure: () => service.countFailedExchange(req, emailDigestValue),
+    rejected: 'code_rejected',
+    redeemed: 'code_redeemed',
+    emailDigest: emailDigestValue,
+  });
 }
 
 /** The digest of the email whose link signed this session in, while it is still signed in. */

@@ -74,3 +74,15 @@ export function readStringField(source: Record<string, unknown>, name: string, r
 export function validationError(issues: readonly ValidationIssue[]): MagicLinkError {
   return new MagicLinkError('validation_error', { details: issues });
 }
+
+export const MAX_EMAIL_LENGTH = 254;
+
+/** The answer for an `email` that is a string but not a usable address (never echoed back). */
+export function invalidEmail(reason: 'too_long' | 'invalid'): MagicLinkError {
+  if (reason === 'too_long') {
+    return validationError([{ loc: ['body', 'email'], msg: `String should have at most ${MAX_EMAIL_LENGTH} characters`, type: 'string_too_long' }]);
+  }
+  return new MagicLinkError('invalid_email', {
+    details: [{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }],
+  });
+}

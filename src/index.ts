@@ -13,15 +13,21 @@ export {
   type ValidationIssue,
 } from './errors.js';
 export type { ErrorEnvelope } from './respond.js';
+export type { MagicLinkEvent, MagicLinkEventBase, MagicLinkEventType } from './events.js';
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from './stores/memory-store.js';
 export { RedisTokenStore, type RedisTokenStoreOptions } from './stores/redis-store.js';
 export type { RedisClient } from './stores/redis-client.js';
 export type {
+  EmailKey,
+  ExchangeOptions,
+  ExchangeResult,
   LimitOptions,
   Mailer,
   MagicLinkMessage,
   MagicLinkOptions,
+  RedeemOptions,
   RedeemResult,
+  SaveOptions,
   TokenKey,
   TokenRecord,
   TokenStore,

@@ -11,6 +11,8 @@ export interface Limiters {
   readonly linkRequestsPerIp: RateLimiterAbstract;
   readonly linkRequestsPerEmail: RateLimiterAbstract;
   readonly failedVerifiesPerIp: RateLimiterAbstract;
+  readonly failedExchangesPerIp: RateLimiterAbstract;
+  readonly failedExchangesPerEmail: RateLimiterAbstract;
 }
 
 /** Seconds a client waits when the store cannot be reached. */
@@ -31,6 +33,8 @@ export function createLimiters(limits: LimitsConfig, keyPrefix: string, redis: R
     linkRequestsPerIp: build('link-ip', limits.linkRequestsPerIp),
     linkRequestsPerEmail: build('link-email', limits.linkRequestsPerEmail),
     failedVerifiesPerIp: build('verify-ip', limits.failedVerifiesPerIp),
+    failedExchangesPerIp: build('exchange-ip', limits.failedExchangesPerIp),
+    failedExchangesPerEmail: build('exchange-email', limits.failedExchangesPerEmail),
   });
 }
 

@@ -2,6 +2,7 @@
 import type { Request, Response } from 'express';
 import { createConfirmFormHandler, createConfirmPageHandler } from './confirm-page.js';
 import { isRequestLike } from './error-handler.js';
+import { createExchangeHandler } from './exchange.js';
 import { normalizeOptions } from './options.js';
 import { createRequestLinkHandler } from './request-link.js';
 import { SignInService } from './sign-in-service.js';
@@ -37,6 +38,7 @@ function factoryOf(self: unknown, args: readonly unknown[], name: string): SignI
  * passport.use(new MagicLinkStrategy({ magicLink }, async (email) => findUser(email) ?? false));
  * app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
  * app.post('/v1/auth/verify', magicLink.verifyHandler());
+ * app.post('/v1/auth/exchange', magicLink.exchangeHandler());
  * app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler());
  * app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler());
  * app.use(errorHandler());
@@ -65,6 +67,11 @@ export class MagicLink {
   /** `POST {token}` → 200 `{user}` and a signed-in session. Needs express-session and `passport.session()`. */
   verifyHandler(...args: []): MagicLinkHandler {
     return createVerifyHandler(factoryOf(this, args, 'verifyHandler'));
+  }
+
+  /** `POST {email, code}` → 200 `{user}` and a signed-in session: the mail's code, typed on another device. */
+  exchangeHandler(...args: []): MagicLinkHandler {
+    return createExchangeHandler(factoryOf(this, args, 'exchangeHandler'));
   }
 
   /** `GET ?token=` → the confirm page; consumes nothing. */

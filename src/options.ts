@@ -10,6 +10,7 @@ import {
   dropUndefined,
 } from './option-checks.js';
 import { logToConsole } from './error-handler.js';
+import type { EventHandler } from './events.js';
 import { DEFAULT_DOCS_BASE_URL } from './respond.js';
 import { MemoryTokenStore } from './stores/memory-store.js';
 import { isRedisClient, type RedisClient } from './stores/redis-client.js';
@@ -20,6 +21,8 @@ export interface LimitsConfig {
   readonly linkRequestsPerIp: number;
   readonly linkRequestsPerEmail: number;
   readonly failedVerifiesPerIp: number;
+  readonly failedExchangesPerIp: number;
+  readonly failedExchangesPerEmail: number;
   readonly windowSeconds: number;
   readonly blockSeconds: number;
 }
@@ -37,6 +40,10 @@ export interface MagicLinkConfig {
   readonly ttlSeconds: number;
   readonly retentionSeconds: number;
   readonly limits: LimitsConfig;
+  readonly codeAttempts: number;
+  readonly revokeEarlierLinks: boolean;
+  readonly burnOtherLinksOnSignIn: boolean;
+  readonly onEvent: EventHandler | undefined;
   readonly mailTimeoutMs: number;
   readonly storeTimeoutMs: number;
   readonly docsBaseUrl: string;
@@ -61,6 +68,10 @@ const KNOWN_KEYS = [
   'ttlSeconds',
   'retentionSeconds',
   'limits',
+  'codeAttempts',
+  'revokeEarlierLinks',
+  'burnOtherLinksOnSignIn',
+  'onEvent',
   'mailTimeoutMs',
   'storeTimeoutMs',
   'docsBaseUrl',
@@ -77,6 +88,8 @@ const LIMIT_KEYS = [
   'linkRequestsPerIp',
   'linkRequestsPerEmail',
   'failedVerifiesPerIp',
+  'failedExchangesPerIp',
+  'failedExchangesPerEmail',
   'windowSeconds',
   'blockSeconds',
 ] as const satisfies readonly (keyof LimitOptions)[];
@@ -86,7 +99,7 @@ function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
   const where = `${WHERE}.limits`;
   const given = dropUndefined(options, where);
   assertKnownKeys(given, LIMIT_KEYS, where);
-  for (const key of ['linkRequestsPerIp', 'linkRequestsPerEmail', 'failedVerifiesPerIp'] as const) {
+  for (const key of ['linkRequestsPerIp', 'linkRequestsPerEmail', 'failedVerifiesPerIp', 'failedExchangesPerIp', 'failedExchangesPerEmail'] as const) {
     assertWholeNumber(given[key], where, key, 1, 1_000_000);
   }
   assertWholeNumber(given.windowSeconds, where, 'windowSeconds', 1, 86_400);
@@ -96,6 +109,8 @@ function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
     linkRequestsPerIp: given.linkRequestsPerIp ?? 20,
     linkRequestsPerEmail: given.linkRequestsPerEmail ?? 5,
     failedVerifiesPerIp: given.failedVerifiesPerIp ?? 20,
+    failedExchangesPerIp: given.failedExchangesPerIp ?? 10,
+    failedExchangesPerEmail: given.failedExchangesPerEmail ?? 20,
     windowSeconds: given.windowSeconds ?? 3600,
     blockSeconds: given.blockSeconds ?? 3600,
   });
@@ -140,6 +155,13 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   assertWholeNumber(given.ttlSeconds, WHERE, 'ttlSeconds', 1, 86_400);
   assertWholeNumber(given.retentionSeconds, WHERE, 'retentionSeconds', 0, 30 * 86_400);
   assertWholeNumber(given.mailTimeoutMs, WHERE, 'mailTimeoutMs', 1, 120_000);
+  assertWholeNumber(given.codeAttempts, WHERE, 'codeAttempts', 1, 100);
+  for (const key of ['revokeEarlierLinks', 'burnOtherLinksOnSignIn'] as const) {
+    if (given[key] !== undefined && typeof given[key] !== 'boolean') {
+      throw new TypeError(`\`${WHERE}\` option \`${key}\` must be true or false; got ${describe(given[key])}.`);
+    }
+  }
+  assertOptionalFunction(given.onEvent, WHERE, 'onEvent');
   assertWholeNumber(given.storeTimeoutMs, WHERE, 'storeTimeoutMs', 1, 60_000);
   assertOptionalUrl(given.docsBaseUrl, WHERE, 'docsBaseUrl');
   assertWholeNumber(given.ipv6SubnetBits, WHERE, 'ipv6SubnetBits', 1, 128);
@@ -170,6 +192,10 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     ttlSeconds: given.ttlSeconds ?? 900,
     retentionSeconds: given.retentionSeconds ?? 86_400,
     limits: normalizeLimits(given.limits),
+    codeAttempts: given.codeAttempts ?? 5,
+    revokeEarlierLinks: given.revokeEarlierLinks ?? false,
+    burnOtherLinksOnSignIn: given.burnOtherLinksOnSignIn ?? true,
+    onEvent: given.onEvent,
     mailTimeoutMs: given.mailTimeoutMs ?? 10_000,
     storeTimeoutMs,
     docsBaseUrl: (given.docsBaseUrl ?? DEFAULT_DOCS_BASE_URL).replace(/\/+$/, ''),

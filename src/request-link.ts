@@ -1,15 +1,14 @@
 // POST {email, redirect?} → 202: validates, applies the limits and mails a link.
 import type { Request, Response } from 'express';
-import { readJsonBody, readStringField, validationError } from './body.js';
+import { invalidEmail, MAX_EMAIL_LENGTH, readJsonBody, readStringField, validationError } from './body.js';
 import { assertSameSite } from './cross-site.js';
 import { normalizeEmail } from './email.js';
-import { MagicLinkError, type ValidationIssue } from './errors.js';
+import type { ValidationIssue } from './errors.js';
 import { checkRedirect } from './redirect.js';
 import { isoSeconds, sendSuccess } from './respond.js';
 import type { SignInService } from './sign-in-service.js';
 import { renderFailure } from './render-failure.js';
 
-const MAX_EMAIL_LENGTH = 254;
 const MAX_REDIRECT_FIELD = 4096;
 
 interface LinkRequest {
@@ -26,16 +25,7 @@ function parseLinkRequest(body: Record<string, unknown>, service: SignInService)
   if (issues.length > 0) throw validationError(issues);
 
   const checked = normalizeEmail(email.value!);
-  if (!checked.ok) {
-    if (checked.reason === 'too_long') {
-      throw validationError([
-        { loc: ['body', 'email'], msg: `String should have at most ${MAX_EMAIL_LENGTH} characters`, type: 'string_too_long' },
-      ]);
-    }
-    throw new MagicLinkError('invalid_email', {
-      details: [{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }],
-    });
-  }
+  if (!checked.ok) throw invalidEmail(checked.reason);
   if (redirect.value !== undefined) {
     const verdict = checkRedirect(redirect.value, service.config.baseUrl);
     if (!verdict.ok) throw validationError([{ loc: ['body', 'redirect'], msg: verdict.msg, type: verdict.type, input: redirect.value }]);

@@ -1,11 +1,26 @@
-// The sign-in logic behind every handler: issue, inspect and redeem links, with limits and the mailer.
+// The sign-in logic behind every handler: issue, inspect and redeem links and codes, with the
+// limits, the mailer and the events.
 import type { Request } from 'express';
 import { clientIpKey } from './client-ip.js';
 import { withDeadline } from './deadline.js';
-import { MagicLinkError } from './errors.js';
+import { MagicLinkError, type ErrorCode } from './errors.js';
+import { emitEvent, type EventDetails } from './events.js';
 import { assertNotBlocked, consumePoint, createLimiters, refundPoint, unavailable, type Limiters } from './limits.js';
 import type { MagicLinkConfig } from './options.js';
-import { emailDigest, isWellFormedToken, newToken, seal, tagOfEmailDigest, tokenKey, unseal } from './tokens.js';
+import { requestIdOf } from './request-id.js';
+import {
+  codeDigest,
+  emailDigest,
+  emailKeyOf,
+  isWellFormedCode,
+  isWellFormedToken,
+  newCode,
+  newToken,
+  seal,
+  tagOfEmailDigest,
+  tokenKey,
+  unseal,
+} from './tokens.js';
 import type { TokenRecord } from './types.js';
 
 export interface IssuedLink {
@@ -29,11 +44,17 @@ export type RedeemOutcome =
   | { readonly ok: true; readonly content: LinkContent }
   | { readonly ok: false; readonly code: 'magic_link_not_found' | 'magic_link_expired' | 'magic_link_already_used' };
 
+export type ExchangeOutcome =
+  | { readonly ok: true; readonly content: LinkContent }
+  | { readonly ok: false; readonly code: 'exchange_code_not_found' | 'exchange_code_already_used' };
+
 export const REDEEM_CODES = {
   not_found: 'magic_link_not_found',
   expired: 'magic_link_expired',
   already_used: 'magic_link_already_used',
 } as const;
+
+const LIMIT_CODES = new Set<ErrorCode>(['magic_link_ip_limit_exceeded', 'magic_link_email_limit_exceeded', 'exchange_code_attempt_limit_exceeded']);
 
 export class SignInService {
   readonly config: MagicLinkConfig;
@@ -48,29 +69,51 @@ export class SignInService {
     return clientIpKey(req.ip, this.config.ipv6SubnetBits);
   }
 
+  /** Reports a sign-in event; never blocks or fails the request. */
+  emit(req: Request, details: DistributiveEvent, emailDigestValue: string | null): void {
+    emitEvent(this.config.onEvent, { ...details, requestId: requestIdOf(req), emailDigest: emailDigestValue, ipKey: this.ipKeyOf(req) } as EventDetails, this.config.now());
+  }
+
+  /** Reports a refusal: a spent budget as `limit_exceeded`, anything else as the given rejection. */
+  emitRefusal(req: Request, error: MagicLinkError, rejection: 'redeem_rejected' | 'code_rejected', emailDigestValue: string | null): void {
+    if (LIMIT_CODES.has(error.code)) {
+      this.emit(req, { type: 'limit_exceeded', code: error.code as LimitCode }, emailDigestValue);
+    } else if (error.status < 500) {
+      this.emit(req, rejection === 'redeem_rejected' ? { type: rejection, code: error.code } : { type: rejection, code: error.code }, emailDigestValue);
+    }
+  }
+
   /**
-   * Spends the IP then the email budget, stores the link and mails it. A mail failure deletes the
-   * link and refunds the email's point, so nothing is left half-done.
+   * Spends the IP then the email budget, stores the link and its code, and mails them. A mail failure
+   * deletes both and refunds the email's point, so nothing is left half-done.
    */
   async requestLink(req: Request, email: string, redirect: string | null): Promise<IssuedLink> {
     const { config } = this;
     const digest = emailDigest(email);
-    // The IP budget first: a request refused for its IP does not spend the email's budget.
-    await consumePoint(this.#limiters, this.#limiters.linkRequestsPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', config.storeTimeoutMs);
-    await consumePoint(this.#limiters, this.#limiters.linkRequestsPerEmail, digest, 'magic_link_email_limit_exceeded', config.storeTimeoutMs);
+    this.emit(req, { type: 'link_requested' }, digest);
+    try {
+      // The IP budget first: a request refused for its IP does not spend the email's budget.
+      await consumePoint(this.#limiters, this.#limiters.linkRequestsPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', config.storeTimeoutMs);
+      await consumePoint(this.#limiters, this.#limiters.linkRequestsPerEmail, digest, 'magic_link_email_limit_exceeded', config.storeTimeoutMs);
+    } catch (error) {
+      if (error instanceof MagicLinkError) this.emitRefusal(req, error, 'redeem_rejected', digest);
+      throw error;
+    }
 
     const token = newToken(tagOfEmailDigest(digest));
+    const code = newCode();
     const key = tokenKey(token);
     const issuedAt = config.now();
     const expiresAt = issuedAt + config.ttlSeconds * 1000;
     const record: TokenRecord = {
       sealed: seal(token, { email, redirect }),
+      emailKey: emailKeyOf(digest),
       expiresAt,
       retainUntil: expiresAt + config.retentionSeconds * 1000,
       usedAt: null,
     };
     try {
-      await this.#store(() => config.store.save(key, record, issuedAt));
+      await this.#store(() => config.store.save(key, record, { now: issuedAt, codeDigest: codeDigest(digest, code), revokeOthers: config.revokeEarlierLinks }));
     } catch (error) {
       await refundPoint(this.#limiters, this.#limiters.linkRequestsPerEmail, digest, config.storeTimeoutMs);
       throw error;
@@ -79,7 +122,7 @@ export class SignInService {
     const url = `${config.baseHref}${config.confirmPath}?token=${token}`;
     try {
       await withDeadline(
-        Promise.resolve().then(() => config.mailer.send({ to: email, url, expiresAt: new Date(expiresAt), request: req })),
+        Promise.resolve().then(() => config.mailer.send({ to: email, url, code, expiresAt: new Date(expiresAt), request: req })),
         config.mailTimeoutMs,
         'mailer',
       );
@@ -88,8 +131,10 @@ export class SignInService {
         this.#store(() => config.store.delete(key)),
         refundPoint(this.#limiters, this.#limiters.linkRequestsPerEmail, digest, config.storeTimeoutMs),
       ]);
+      this.emit(req, { type: 'mail_failed', code: 'email_delivery_failed' }, digest);
       throw new MagicLinkError('email_delivery_failed', { cause: error });
     }
+    this.emit(req, { type: 'link_sent' }, digest);
     return { email, expiresAt, sentAt: config.now() };
   }
 
@@ -104,13 +149,32 @@ export class SignInService {
     return { status, content, expiresAt: record.expiresAt };
   }
 
-  /** Consumes a link; exactly one of any number of concurrent redeems succeeds. */
+  /** Consumes a link (and its code); exactly one of any number of concurrent redeems succeeds. */
   async redeem(token: string): Promise<RedeemOutcome> {
     if (!isWellFormedToken(token)) return { ok: false, code: 'magic_link_not_found' };
-    const result = await this.#store(() => this.config.store.redeem(tokenKey(token), this.config.now()));
+    const { config } = this;
+    const result = await this.#store(() => config.store.redeem(tokenKey(token), { now: config.now(), burnOthers: config.burnOtherLinksOnSignIn }));
     if (result.status !== 'redeemed') return { ok: false, code: REDEEM_CODES[result.status] };
     const content = openRecord(token, result.record);
     return content ? { ok: true, content } : { ok: false, code: 'magic_link_not_found' };
+  }
+
+  /** Consumes a sign-in by its email and code (and so its link). */
+  async exchange(email: string, code: string): Promise<ExchangeOutcome> {
+    const { config } = this;
+    const digest = emailDigest(email);
+    const content = { email, emailDigest: digest, redirect: null };
+    // A malformed code cannot match; it is still a wrong try for the limits, counted by the caller.
+    if (!isWellFormedCode(code)) return { ok: false, code: 'exchange_code_not_found' };
+    const result = await this.#store(() =>
+      config.store.exchange({ tag: tagOfEmailDigest(digest), digest: emailKeyOf(digest) }, codeDigest(digest, code), {
+        now: config.now(),
+        burnOthers: config.burnOtherLinksOnSignIn,
+        maxFailures: config.codeAttempts,
+      }),
+    );
+    if (result.status === 'redeemed') return { ok: true, content };
+    return { ok: false, code: result.status === 'already_used' ? 'exchange_code_already_used' : 'exchange_code_not_found' };
   }
 
   /** Refuses a verify from an IP whose failed-verify budget is spent. */
@@ -118,9 +182,27 @@ export class SignInService {
     await assertNotBlocked(this.#limiters, this.#limiters.failedVerifiesPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', this.config.storeTimeoutMs);
   }
 
-  /** Counts a failed verify; throws the 429 when this failure spends the last of the budget's slack. */
+  /** Counts a failed verify; throws the 429 when this failure spends the budget. */
   async countFailedVerify(req: Request): Promise<void> {
     await consumePoint(this.#limiters, this.#limiters.failedVerifiesPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', this.config.storeTimeoutMs);
+  }
+
+  /** Refuses an exchange while the IP's or the email's wrong-code budget is spent, even for a right code. */
+  async assertExchangeAllowed(req: Request, emailDigestValue: string): Promise<void> {
+    const refusal = 'exchange_code_attempt_limit_exceeded';
+    await assertNotBlocked(this.#limiters, this.#limiters.failedExchangesPerIp, this.ipKeyOf(req), refusal, this.config.storeTimeoutMs);
+    await assertNotBlocked(this.#limiters, this.#limiters.failedExchangesPerEmail, emailDigestValue, refusal, this.config.storeTimeoutMs);
+  }
+
+  /** Counts a wrong code against the IP and the email; throws the 429 when either budget is spent. */
+  async countFailedExchange(req: Request, emailDigestValue: string): Promise<void> {
+    const refusal = 'exchange_code_attempt_limit_exceeded';
+    const results = await Promise.allSettled([
+      consumePoint(this.#limiters, this.#limiters.failedExchangesPerIp, this.ipKeyOf(req), refusal, this.config.storeTimeoutMs),
+      consumePoint(this.#limiters, this.#limiters.failedExchangesPerEmail, emailDigestValue, refusal, this.config.storeTimeoutMs),
+    ]);
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 
   // A thunk, so a store that throws synchronously is handled like one that rejects.
@@ -132,6 +214,9 @@ export class SignInService {
     }
   }
 }
+
+type LimitCode = 'magic_link_ip_limit_exceeded' | 'magic_link_email_limit_exceeded' | 'exchange_code_attempt_limit_exceeded';
+type DistributiveEvent = EventDetails extends infer E ? (E extends unknown ? Omit<E, 'requestId' | 'emailDigest' | 'ipKey'> : never) : never;
 
 function openRecord(token: string, record: TokenRecord): LinkContent | null {
   const content = unseal(token, record.sealed);

@@ -1,7 +1,7 @@
 // The Passport strategy: redeems the single-use token in the body, then asks the app for the user.
 import type { Request } from 'express';
 import { Strategy } from 'passport-strategy';
-import { readStringField, validationError } from './body.js';
+import { readCredential, type Credential } from './credentials.js';
 import { MagicLinkError } from './errors.js';
 import { serviceOf, type MagicLink } from './magic-link.js';
 import type { VerifyCallback } from './types.js';
@@ -12,15 +12,19 @@ export interface MagicLinkStrategyOptions {
   magicLink: MagicLink;
 }
 
-/** What `success` passes on as `info`: where the link asked to go, and whose email it was (as a digest). */
+/** What `success` passes on as `info`: how, where the link asked to go, and whose email it was (as a digest). */
 export interface MagicLinkAuthInfo {
+  /** `link` for a token, `code` for an exchange code. */
+  readonly method: 'link' | 'code';
+  /** The link's stored redirect; null for codes and for links without one. */
   readonly redirect: string | null;
   readonly emailDigest: string;
 }
 
 /**
  * `passport.use(new MagicLinkStrategy({ magicLink }, async (email, req) => findUser(email) ?? false))`,
- * then `passport.authenticate('magic-link', …)` by name. Each request ends in exactly one of
+ * then `passport.authenticate('magic-link', …)` by name. The body holds `{token}` from a link or
+ * `{email, code}` from the mail's exchange code. Each request ends in exactly one of
  * `success`, `fail` (with a MagicLinkError as the challenge) or `error`.
  */
 export class MagicLinkStrategy extends Strategy {
@@ -48,17 +52,16 @@ export class MagicLinkStrategy extends Strategy {
     this.verify = verify;
   }
 
+  /** Reads `{token}` (a link) or `{email, code}` (an exchange code) from the body. */
   override authenticate(req: Request): void {
     const body: unknown = req.body;
-    const field =
-      typeof body === 'object' && body !== null
-        ? readStringField(body as Record<string, unknown>, 'token', { where: 'body', required: true, maxLength: 512, secret: true })
-        : { issue: { loc: ['body', 'token'], msg: 'Field required', type: 'missing' } };
-    if (field.issue) {
-      this.fail(validationError([field.issue]), 422);
+    const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    const credential = readCredential(fields);
+    if (credential instanceof MagicLinkError) {
+      this.fail(credential, credential.status);
       return;
     }
-    this.settle(req, field.value!).then(
+    this.settle(req, credential).then(
       (outcome) => {
         if (outcome.kind === 'success') this.success(outcome.user, outcome.info);
         else if (outcome.kind === 'fail') this.fail(outcome.error, outcome.error.status);
@@ -71,18 +74,23 @@ export class MagicLinkStrategy extends Strategy {
 
   private async settle(
     req: Request,
-    token: string,
+    credential: Credential,
   ): Promise<
     | { kind: 'success'; user: Express.User; info: MagicLinkAuthInfo }
     | { kind: 'fail'; error: MagicLinkError }
     | { kind: 'error'; error: Error }
   > {
     try {
-      const outcome = await serviceOf(this.magicLink).redeem(token);
+      const service = serviceOf(this.magicLink);
+      const outcome = 'token' in credential ? await service.redeem(credential.token) : await service.exchange(credential.email, credential.code);
       if (!outcome.ok) return { kind: 'fail', error: new MagicLinkError(outcome.code) };
       const user = await this.verify(outcome.content.email, req);
       if (!user) return { kind: 'fail', error: new MagicLinkError('account_not_found') };
-      return { kind: 'success', user, info: { redirect: outcome.content.redirect, emailDigest: outcome.content.emailDigest } };
+      return {
+        kind: 'success',
+        user,
+        info: { method: 'token' in credential ? 'link' : 'code', redirect: outcome.content.redirect, emailDigest: outcome.content.emailDigest },
+      };
     } catch (error) {
       return { kind: 'error', error: error instanceof Error ? error : new Error(String(error)) };
     }

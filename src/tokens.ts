@@ -1,6 +1,6 @@
 // Link tokens: CSPRNG secrets that only ever reach the store as digests, plus the sealed payload
 // (email and redirect) that only the token itself can open.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt } from 'node:crypto';
 
 /** Characters of hash tag at the front of a token (18 bits of the email digest). */
 export const TAG_LENGTH = 3;
@@ -79,4 +79,23 @@ export function unseal(token: string, sealed: string): SealedContent | null {
   } catch {
     return null;
   }
+}
+
+/** A 6-digit exchange code from the CSPRNG (never Math.random). */
+export function newCode(): string {
+  return randomInt(0, 1_000_000).toString().padStart(6, '0');
+}
+
+export function isWellFormedCode(value: string): boolean {
+  return /^\d{6}$/.test(value);
+}
+
+/** What the store keeps of a code: 64 bits of a digest bound to the email, never the digits. */
+export function codeDigest(emailDigestValue: string, code: string): string {
+  return sha256(`express-magic-link/code\0${emailDigestValue}\0${code}`).subarray(0, 8).toString('base64url');
+}
+
+/** The short form of an email digest that groups one email's records in the store (132 bits). */
+export function emailKeyOf(emailDigestValue: string): string {
+  return emailDigestValue.slice(0, 22);
 }

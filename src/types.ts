@@ -1,6 +1,7 @@
 // Public types: options (each with its default), the mailer contract and the token store interface.
 import type { Request } from 'express';
 import type { Authenticator } from 'passport';
+import type { MagicLinkEvent } from './events.js';
 import type { RedisClient } from './stores/redis-client.js';
 import type { TokenKey } from './tokens.js';
 
@@ -12,6 +13,8 @@ export interface MagicLinkMessage {
   readonly to: string;
   /** The confirm-page link, built from `baseUrl` only (never from the request's Host). */
   readonly url: string;
+  /** The 6-digit exchange code, for reading the mail on another device: `POST {email, code}`. */
+  readonly code: string;
   readonly expiresAt: Date;
   /** The request that asked for the link, e.g. for locale or logging. */
   readonly request: Request;
@@ -30,6 +33,10 @@ export interface LimitOptions {
   linkRequestsPerEmail?: number;
   /** Failed verifies (unknown, expired or used tokens) from one client IP per window. Default `20`. */
   failedVerifiesPerIp?: number;
+  /** Wrong exchange codes from one client IP per window; past it even a right code is refused. Default `10`. */
+  failedExchangesPerIp?: number;
+  /** Wrong exchange codes for one email, from any IPs, per window. Default `20`. */
+  failedExchangesPerEmail?: number;
   /** Length of the counting window. Default `3600`. */
   windowSeconds?: number;
   /** How long a key stays refused once its budget is spent (at most 3600). Default `3600`. */
@@ -61,6 +68,18 @@ export interface MagicLinkOptions {
   retentionSeconds?: number;
   /** Rate-limit budgets. Defaults as in `LimitOptions`. */
   limits?: LimitOptions;
+  /** Wrong tries after which an exchange code is dead (`exchange_code_not_found`, even when right). Default `5`. */
+  codeAttempts?: number;
+  /** A new link request expires the email's earlier links and codes. Default `false` (all stay valid). */
+  revokeEarlierLinks?: boolean;
+  /** A sign-in (by link or code) expires the email's other outstanding links and codes. Default `true`. */
+  burnOtherLinksOnSignIn?: boolean;
+  /**
+   * Receives sign-in events (requested, sent, mail failed, limit exceeded, redeemed, rejected), with the
+   * request id, the email's digest and the client IP key, never an address or a token. Called after the
+   * answer is on its way; its time and its errors never change it. Default: none.
+   */
+  onEvent?: (event: MagicLinkEvent) => void | Promise<void>;
   /** How long the mailer may take before the request answers `email_delivery_failed`. Default `10000`. */
   mailTimeoutMs?: number;
   /** Deadline for every store or limiter call; past it the request answers `service_unavailable`. Default `1000`. */
@@ -89,12 +108,39 @@ export interface MagicLinkOptions {
 export interface TokenRecord {
   /** Email and redirect, encrypted under a key only the token yields. */
   readonly sealed: string;
-  /** When the link stops working (ms since the epoch). */
+  /** Which email's sign-in this is, as a digest: groups one email's links and codes. */
+  readonly emailKey: string;
+  /** When the link (and its code) stops working, in ms since the epoch. */
   readonly expiresAt: number;
   /** When the record may be forgotten; until then spent links answer `already_used`/`expired`. */
   readonly retainUntil: number;
-  /** When it was redeemed, or null while unused. */
+  /** When it was redeemed (by link or by code), or null while unused. */
   readonly usedAt: number | null;
+}
+
+/** How one email's records are found: its hash tag and `TokenRecord.emailKey`. */
+export interface EmailKey {
+  readonly tag: string;
+  readonly digest: string;
+}
+
+export interface SaveOptions {
+  readonly now: number;
+  /** Digest of the link's exchange code, bound to the email. */
+  readonly codeDigest: string;
+  /** First expire the email's other live links and codes (`revokeEarlierLinks`). */
+  readonly revokeOthers: boolean;
+}
+
+export interface RedeemOptions {
+  readonly now: number;
+  /** After a success, expire the email's other live links and codes (`burnOtherLinksOnSignIn`). */
+  readonly burnOthers: boolean;
+}
+
+export interface ExchangeOptions extends RedeemOptions {
+  /** Wrong tries after which a code is dead. */
+  readonly maxFailures: number;
 }
 
 export type RedeemResult =
@@ -102,17 +148,29 @@ export type RedeemResult =
   | { readonly status: 'not_found' | 'expired' | 'already_used' };
 
 /**
- * Storage for link records. Implementations know nothing of HTTP; each method is one atomic
- * operation on one key (the tag keeps all of one email's keys in one Redis Cluster slot).
+ * `redeemed`: the code matched a live link, which is now used. `already_used`: it matched a link
+ * already redeemed. `not_found`: wrong, expired, or dead after too many wrong tries; a wrong code
+ * (`wrong: true`) counted one failure against every live code of the email.
+ */
+export type ExchangeResult =
+  | { readonly status: 'redeemed' | 'already_used' }
+  | { readonly status: 'not_found'; readonly wrong: boolean };
+
+/**
+ * Storage for links and their exchange codes. Implementations know nothing of HTTP. Each method is
+ * one atomic operation; all the keys it touches share the email's tag, so on Redis Cluster they sit
+ * in one slot. `test/helpers/token-store-conformance.ts` is the suite an implementation must pass.
  */
 export interface TokenStore {
-  /** Stores a new record at time `now`; it may be forgotten from `record.retainUntil` on. */
-  save(key: TokenKey, record: TokenRecord, now: number): Promise<void>;
-  /** Reads a record without consuming it; null when unknown or past retention. */
+  /** Stores a new link and its code; the record may be forgotten from `record.retainUntil` on. */
+  save(key: TokenKey, record: TokenRecord, options: SaveOptions): Promise<void>;
+  /** Reads a link without consuming it; null when unknown or past retention. */
   peek(key: TokenKey, now: number): Promise<TokenRecord | null>;
-  /** Consumes a record: of any number of concurrent calls for one key, exactly one sees `redeemed`. */
-  redeem(key: TokenKey, now: number): Promise<RedeemResult>;
-  /** Forgets a record (its mail could not be sent). */
+  /** Consumes a link, and so its code: of any number of concurrent redeems, exactly one sees `redeemed`. */
+  redeem(key: TokenKey, options: RedeemOptions): Promise<RedeemResult>;
+  /** Consumes a link by its code: of any number of concurrent link and code redeems, exactly one wins. */
+  exchange(email: EmailKey, codeDigest: string, options: ExchangeOptions): Promise<ExchangeResult>;
+  /** Forgets a link and its code (its mail could not be sent). */
   delete(key: TokenKey): Promise<void>;
 }
 

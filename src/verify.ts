@@ -1,7 +1,9 @@
 // POST {token} → 200 {user}: redeems through the strategy and signs the session in.
 import type { Request, Response } from 'express';
 import { signInWithToken } from './authenticate.js';
-import { readJsonBody, readStringField, validationError } from './body.js';
+import { readJsonBody } from './body.js';
+import { readTokenCredential } from './credentials.js';
+import { MagicLinkError } from './errors.js';
 import { assertSameSite } from './cross-site.js';
 import { renderFailure } from './render-failure.js';
 import { sendSuccess } from './respond.js';
@@ -12,8 +14,8 @@ export function createVerifyHandler(service: SignInService) {
     try {
       assertSameSite(req, service.config.baseUrl.origin);
       const body = await readJsonBody(req, res);
-      const token = readStringField(body, 'token', { where: 'body', required: true, maxLength: 512, secret: true });
-      if (token.issue) throw validationError([token.issue]);
+      const credential = readTokenCredential(body);
+      if (credential instanceof MagicLinkError) throw credential;
       const { user } = await signInWithToken(service, req, res);
       sendSuccess(req, res, 200, { user: service.config.publicUser(user) });
     } catch (error) {

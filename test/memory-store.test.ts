@@ -9,18 +9,19 @@ describeTokenStore('MemoryTokenStore', () => {
 });
 
 const key = (digest: string) => ({ tag: 'abc', digest });
-const record = (expiresAt: number, retainUntil: number) => ({ sealed: 's', expiresAt, retainUntil, usedAt: null });
+const record = (expiresAt: number, retainUntil: number) => ({ sealed: 's', emailKey: 'e', expiresAt, retainUntil, usedAt: null });
+const at = (now: number) => ({ now, codeDigest: 'c', revokeOthers: false });
 
 describe('MemoryTokenStore', () => {
   it('is bounded: past maxRecords it prunes dead records first, then drops the oldest', async () => {
     const store = new MemoryTokenStore({ maxRecords: 3, now: () => 500 });
-    await store.save(key('dead'), record(100, 200), 500);
-    await store.save(key('a'), record(1_000, 5_000), 500);
-    await store.save(key('b'), record(1_000, 5_000), 500);
-    await store.save(key('c'), record(1_000, 5_000), 500);
+    await store.save(key('dead'), record(100, 200), at(500));
+    await store.save(key('a'), record(1_000, 5_000), at(500));
+    await store.save(key('b'), record(1_000, 5_000), at(500));
+    await store.save(key('c'), record(1_000, 5_000), at(500));
     assert.equal(store.size, 3);
     assert.equal(await store.peek(key('dead'), 0), null, 'the dead record went first');
-    await store.save(key('d'), record(1_000, 5_000), 500);
+    await store.save(key('d'), record(1_000, 5_000), at(500));
     assert.equal(store.size, 3);
     assert.equal(await store.peek(key('a'), 0), null, 'then the oldest live one');
     assert.notEqual(await store.peek(key('d'), 0), null);
@@ -30,8 +31,8 @@ describe('MemoryTokenStore', () => {
   it('prune() drops records past their retention', async () => {
     let now = 0;
     const store = new MemoryTokenStore({ now: () => now });
-    await store.save(key('x'), record(100, 1_000), 0);
-    await store.save(key('y'), record(100, 2_000), 0);
+    await store.save(key('x'), record(100, 1_000), at(0));
+    await store.save(key('y'), record(100, 2_000), at(0));
     now = 1_500;
     assert.equal(store.prune(), 1);
     assert.equal(store.size, 1);
@@ -41,7 +42,7 @@ describe('MemoryTokenStore', () => {
   it('prunes on its timer', async () => {
     let now = 0;
     const store = new MemoryTokenStore({ now: () => now, pruneIntervalMs: 10 });
-    await store.save(key('x'), record(100, 1_000), 0);
+    await store.save(key('x'), record(100, 1_000), at(0));
     now = 2_000;
     await new Promise((resolve) => setTimeout(resolve, 40));
     assert.equal(store.size, 0);

@@ -43,10 +43,12 @@ describe('Redis token store', function () {
     await whenReady(client);
     const store = new RedisTokenStore(client, { keyPrefix: 'ttl:' });
     const now = Date.now();
-    await store.save({ tag: 'abc', digest: 'd1' }, { sealed: 's', expiresAt: now + 900_000, retainUntil: now + 900_000 + 86_400_000, usedAt: null }, now);
+    await store.save({ tag: 'abc', digest: 'd1' }, { sealed: 's', emailKey: 'e', expiresAt: now + 900_000, retainUntil: now + 900_000 + 86_400_000, usedAt: null }, { now, codeDigest: 'c', revokeOthers: false });
     const ttl = Number(server.cli('pttl', 'ttl:{abc}:l:d1').trim());
     assert.ok(ttl > 86_400_000 && ttl <= 900_000 + 86_400_000, `pttl ${ttl}`);
-    await store.redeem({ tag: 'abc', digest: 'd1' }, now + 1);
+    await store.redeem({ tag: 'abc', digest: 'd1' }, { now: now + 1, burnOthers: false });
+    const codesTtl = Number(server.cli('pttl', 'ttl:{abc}:e:e').trim());
+    assert.ok(codesTtl > 86_400_000, `the email's code hash expires too: ${codesTtl}`);
     assert.equal(Number(server.cli('pttl', 'ttl:{abc}:l:d1').trim()) > 86_400_000, true, 'redeem keeps the TTL');
     client.disconnect();
   });

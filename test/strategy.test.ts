@@ -53,7 +53,8 @@ describe('MagicLinkStrategy', () => {
     assert.equal(outcomes.length, 1);
     assert.equal(outcomes[0]!.kind, 'success');
     assert.deepEqual(outcomes[0]!.args[0], { email: 'alice@example.com' });
-    assert.deepEqual(Object.keys(outcomes[0]!.args[1] as object), ['redirect', 'emailDigest']);
+    assert.deepEqual(Object.keys(outcomes[0]!.args[1] as object), ['method', 'redirect', 'emailDigest']);
+    assert.equal((outcomes[0]!.args[1] as { method: string }).method, 'link');
   });
 
   it('an unknown token → exactly one fail with a MagicLinkError and its status', async () => {

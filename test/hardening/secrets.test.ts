@@ -79,6 +79,7 @@ describe('secrets never leave', () => {
         },
         peek: async () => null,
         redeem: async () => ({ status: 'not_found' }),
+        exchange: async () => ({ status: 'not_found', wrong: true }),
         delete: async () => undefined,
       },
     });

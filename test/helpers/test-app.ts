@@ -29,6 +29,8 @@ export interface TestApp {
   users: Map<string, TestUser>;
   /** The token of the n-th mail (default: the latest). */
   tokenOf: (index?: number) => string;
+  /** The exchange code of the n-th mail (default: the latest). */
+  codeOf: (index?: number) => string;
   /** Errors passed to onError. */
   reported: unknown[];
 }
@@ -72,6 +74,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   app.use(passport.session());
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
   app.post('/v1/auth/verify', magicLink.verifyHandler());
+  app.post('/v1/auth/exchange', magicLink.exchangeHandler());
   app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler());
   app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler());
   // Creates an anonymous session, so fixation tests have a session id to plant.
@@ -90,7 +93,12 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     assert.ok(message, `no mail at index ${index}`);
     return new URL(message.url).searchParams.get('token')!;
   };
-  return { app, magicLink, outbox, clock, users, tokenOf, reported };
+  const codeOf = (index = outbox.length - 1): string => {
+    const message = outbox[index];
+    assert.ok(message, `no mail at index ${index}`);
+    return message.code;
+  };
+  return { app, magicLink, outbox, clock, users, tokenOf, codeOf, reported };
 }
 
 const ENVELOPE_KEYS = ['success', 'error', 'message', 'details', 'retry_after', 'doc_url', 'request_id', 'timestamp'];
