@@ -32,9 +32,9 @@ async function post(base: string, path: string, body: unknown, ip = '10.0.0.1'):
   return { status: res.status, body: JSON.parse(text) as Record<string, unknown>, text, headers: Object.fromEntries(res.headers) };
 }
 
-async function lastToken(base: string): Promise<string> {
-  const urls = (await (await fetch(`${base}/test/outbox`)).json()) as string[];
-  return new URL(urls.at(-1)!).searchParams.get('token')!;
+async function lastMail(base: string): Promise<{ token: string; code: string }> {
+  const mails = (await (await fetch(`${base}/test/outbox`)).json()) as Array<{ url: string; code: string }>;
+  return { token: new URL(mails.at(-1)!.url).searchParams.get('token')!, code: mails.at(-1)!.code };
 }
 
 for (const ioredis of ['6', '5']) {
@@ -57,7 +57,7 @@ for (const ioredis of ['6', '5']) {
 
     it('a link requested on one process is redeemed on the other, once', async () => {
       assert.equal((await post(a.url, '/v1/auth/magic-link', { email: 'alice@example.com' }, '10.1.0.1')).status, 202);
-      const token = await lastToken(a.url);
+      const { token } = await lastMail(a.url);
       const onB = await post(b.url, '/v1/auth/verify', { token });
       assert.equal(onB.status, 200, onB.text);
       expectError((await post(a.url, '/v1/auth/verify', { token })) as never, 'magic_link_already_used');
@@ -65,12 +65,26 @@ for (const ioredis of ['6', '5']) {
 
     it('100 concurrent redeems of one token over both processes: exactly one success', async () => {
       assert.equal((await post(a.url, '/v1/auth/magic-link', { email: 'bob@example.com' }, '10.2.0.1')).status, 202);
-      const token = await lastToken(a.url);
+      const { token } = await lastMail(a.url);
       const results = await Promise.all(Array.from({ length: 100 }, (_, i) => post(i % 2 ? a.url : b.url, '/v1/auth/verify', { token }, `10.3.${i}.1`)));
       assert.equal(results.filter((r) => r.status === 200).length, 1);
       const failures = results.filter((r) => r.status !== 200);
       assert.equal(failures.length, 99);
       for (const failure of failures) assert.equal(failure.body.error, 'magic_link_already_used');
+    });
+
+    it('100 concurrent mixed link and code redeems of one sign-in over both processes: exactly one success', async () => {
+      assert.equal((await post(b.url, '/v1/auth/magic-link', { email: 'alice@example.com' }, '10.6.0.1')).status, 202);
+      const { token, code } = await lastMail(b.url);
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          i % 4 < 2
+            ? post(i % 2 ? a.url : b.url, '/v1/auth/verify', { token }, `10.7.${i}.1`)
+            : post(i % 2 ? a.url : b.url, '/v1/auth/exchange', { email: 'alice@example.com', code }, `10.7.${i}.1`),
+        ),
+      );
+      assert.equal(results.filter((r) => r.status === 200).length, 1);
+      for (const failure of results.filter((r) => r.status !== 200)) assert.match(String(failure.body.error), /^(magic_link|exchange_code)_already_used$/);
     });
 
     it('the email budget is shared', async () => {

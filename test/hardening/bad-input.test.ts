@@ -8,7 +8,11 @@ import type { ErrorCode } from '../../src/index.js';
 const ENDPOINTS = [
   { path: '/v1/auth/magic-link', field: 'email', valid: 'alice@example.com' },
   { path: '/v1/auth/verify', field: 'token', valid: 'A'.repeat(43) },
+  { path: '/v1/auth/exchange', field: 'code', valid: '123456' },
 ] as const;
+
+/** The other fields a body needs, so only the field under test is wrong. */
+const companion = (field: string): Record<string, string> => (field === 'code' ? { email: 'alice@example.com' } : {});
 
 const BAD_BODIES: Array<[string, string | undefined, string | undefined, ErrorCode]> = [
   ['malformed JSON', 'application/json', '{"email": "a@b.co"', 'invalid_request_body'],
@@ -51,7 +55,7 @@ for (const endpoint of ENDPOINTS) {
       it(`\`${endpoint.field}\` as ${name} → validation_error string_type without echoing it`, async () => {
         const store = createSpyStore();
         const { app, outbox } = createTestApp({ store });
-        const res = await request(app).post(endpoint.path).send({ [endpoint.field]: value });
+        const res = await request(app).post(endpoint.path).send({ ...companion(endpoint.field), [endpoint.field]: value });
         expectError(res, 'validation_error');
         assert.deepEqual(detailsOf(res), [{ loc: ['body', endpoint.field], msg: 'Input should be a valid string', type: 'string_type' }]);
         assert.equal(outbox.length, 0);
@@ -60,7 +64,7 @@ for (const endpoint of ENDPOINTS) {
     }
     it(`\`${endpoint.field}\` missing → validation_error missing`, async () => {
       const { app } = createTestApp();
-      const res = await request(app).post(endpoint.path).send({ other: endpoint.valid });
+      const res = await request(app).post(endpoint.path).send({ ...companion(endpoint.field), other: endpoint.valid });
       expectError(res, 'validation_error');
       assert.deepEqual(detailsOf(res), [{ loc: ['body', endpoint.field], msg: 'Field required', type: 'missing' }]);
     });

@@ -26,6 +26,13 @@ describe('login CSRF', () => {
       assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
     });
 
+    it(`exchange with ${name} → cross_site_request, code untouched`, async () => {
+      const { app, codeOf } = createTestApp();
+      await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
+      expectError(await request(app).post('/v1/auth/exchange').set(headers).send({ email: 'alice@example.com', code: codeOf() }), 'cross_site_request');
+      assert.equal((await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: codeOf() })).status, 200);
+    });
+
     it(`the confirm form with ${name} → 403 page, token untouched`, async () => {
       const { app, tokenOf } = createTestApp();
       await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
