@@ -49,7 +49,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
   const mailer = {
     async send(message: MagicLinkMessage): Promise<void> {
       // A real app hands this to its mail provider; the demo keeps it for the dev inbox.
-      outbox.push({ to: message.to, url: message.url, sent_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
+      outbox.push({ to: message.to, url: message.url, code: message.code, sent_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
       if (!settings.production) log(`[demo] mail for ${message.to.replace(/^(.).*@/, '$1•••@')} is in the dev inbox: ${settings.baseUrl}/dev/inbox`);
     },
   };
@@ -70,12 +70,15 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
       linkRequestsPerEmail: settings.emailLimit,
       linkRequestsPerIp: settings.ipLimit,
       failedVerifiesPerIp: settings.verifyIpLimit,
+      failedExchangesPerIp: settings.exchangeIpLimit,
     },
     docsBaseUrl: settings.docsBaseUrl,
     successRedirect: '/dashboard',
     appName: 'the express-magic-link demo',
     passport: authenticator,
     publicUser: (user) => user,
+    // One JSON line per sign-in event: digests and ids only, never an address or a token.
+    onEvent: (event) => log(JSON.stringify(event)),
     onError: (error, id) => log(`[demo] ${id}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`),
   });
   // The demo signs anyone in, creating the account on first use; a real app looks the email up.
@@ -136,6 +139,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
 
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
   app.post('/v1/auth/verify', magicLink.verifyHandler());
+  app.post('/v1/auth/exchange', magicLink.exchangeHandler());
   app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler());
   app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler());
 

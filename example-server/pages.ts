@@ -24,6 +24,17 @@ export function signInPage(options: { devInbox: boolean; ttlMinutes: number }): 
 <p id="status" role="status" aria-live="polite"></p>
 <p id="error" class="error" role="alert"></p>
 <p class="muted">The link works once and expires in ${options.ttlMinutes} minutes.</p>
+<details id="code-box">
+  <summary>Reading the email on another device? Enter the code instead</summary>
+  <form id="code-form" novalidate>
+    <label for="code-email">Email address</label>
+    <input id="code-email" name="email" type="email" autocomplete="email" required placeholder="you@example.com">
+    <label for="code">6-digit code from the email</label>
+    <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required placeholder="123456">
+    <button id="code-send" type="submit">Sign in with the code</button>
+  </form>
+  <p id="code-error" class="error" role="alert"></p>
+</details>
 ${options.devInbox ? '<p class="muted">Running locally? Mails land in the <a href="/dev/inbox" target="_blank" rel="noopener">dev inbox</a>.</p>' : ''}
 <script src="/static/sign-in.js" defer></script>`,
   );
@@ -42,6 +53,7 @@ export function dashboardPage(email: string): string {
 export interface InboxMessage {
   to: string;
   url: string;
+  code: string;
   sent_at: string;
 }
 
@@ -50,7 +62,8 @@ export function inboxPage(messages: readonly InboxMessage[]): string {
     .reverse()
     .map(
       (m) => `<li><div><strong>To:</strong> ${escapeHtml(m.to)} <span class="muted">· ${escapeHtml(m.sent_at)}</span></div>
-<div>Your sign-in link: <a href="${escapeHtml(m.url)}">Sign in</a></div></li>`,
+<div>Your sign-in link: <a href="${escapeHtml(m.url)}">Sign in</a></div>
+<div>Or enter this code: <strong class="code">${escapeHtml(m.code)}</strong></div></li>`,
     )
     .join('\n');
   return layout(

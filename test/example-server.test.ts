@@ -24,7 +24,8 @@ describe('example server', () => {
     assert.equal(outbox.status, 200);
     const messages = outbox.body.data.messages as Array<{ to: string; url: string; sent_at: string }>;
     assert.equal(messages.length, 1);
-    assert.deepEqual(Object.keys(messages[0]!), ['to', 'url', 'sent_at']);
+    assert.deepEqual(Object.keys(messages[0]!), ['to', 'url', 'code', 'sent_at']);
+    assert.match(String((messages[0] as { code?: string }).code), /^\d{6}$/);
     assert.equal(messages[0]!.to, 'me@example.com');
     const link = new URL(messages[0]!.url);
     assert.equal(link.origin, 'http://localhost:3000');
@@ -51,6 +52,27 @@ describe('example server', () => {
     const afterLogout = await browser.get('/dashboard').set('Host', 'localhost:3000');
     assert.equal(afterLogout.status, 303);
     assert.equal(afterLogout.headers.location, '/');
+    await close();
+  });
+
+  it('signs in with the code typed in a second browser session, and logs events as JSON lines', async () => {
+    const lines: string[] = [];
+    const { app, outbox, close } = createExampleApp(readSettings({ PORT: '3000' }), { log: (line) => void lines.push(line) });
+    const laptop = request.agent(app);
+    const phone = request.agent(app);
+    assert.equal((await laptop.post('/v1/auth/magic-link').send({ email: 'me@example.com' })).status, 202);
+    const page = await phone.get('/').set('Host', 'localhost:3000');
+    assert.match(page.text, /Enter the code instead/);
+    const inbox = await laptop.get('/dev/inbox').set('Host', 'localhost:3000');
+    assert.ok(inbox.text.includes(outbox[0]!.code), 'the inbox shows the code');
+    const res = await phone.post('/v1/auth/exchange').send({ email: 'me@example.com', code: outbox[0]!.code });
+    assert.equal(res.status, 200);
+    assert.equal((await phone.get('/v1/me')).body.data.user.email, 'me@example.com');
+    expectError(await laptop.get('/v1/me'), 'session_not_found');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const events = lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { type: string });
+    assert.deepEqual(events.map((e) => e.type), ['link_requested', 'link_sent', 'code_redeemed']);
+    assert.ok(lines.filter((line) => line.startsWith('{')).every((line) => !line.includes('me@example.com') && !line.includes(outbox[0]!.code)));
     await close();
   });
 

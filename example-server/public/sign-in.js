@@ -11,6 +11,10 @@ const SENTENCES = {
   service_unavailable: 'Sign-in is temporarily unavailable. Please try again shortly.',
   cross_site_request: 'This request was blocked. Please open this page directly and try again.',
   internal_error: 'Something went wrong on our side. Please try again.',
+  exchange_code_not_found: 'That code is not right, or it has expired. Check the email, or request a new link.',
+  exchange_code_already_used: 'That code has already been used. Request a new link to sign in again.',
+  exchange_code_attempt_limit_exceeded: 'Too many wrong codes.',
+  account_not_found: 'No account was found for this email address.',
 };
 
 const form = document.getElementById('sign-in');
@@ -73,3 +77,40 @@ form.addEventListener('submit', async (event) => {
 // A reload within the debounce window keeps the button disabled.
 const previous = Number(sessionStorage.getItem('magicLinkSentAt'));
 if (previous && Date.now() - previous < DEBOUNCE_SECONDS * 1000) showSent(previous);
+
+// The code form: for a mail read on another device than this browser.
+const codeForm = document.getElementById('code-form');
+const codeEmail = document.getElementById('code-email');
+const codeInput = document.getElementById('code');
+const codeButton = document.getElementById('code-send');
+const codeError = document.getElementById('code-error');
+
+input.addEventListener('input', () => {
+  if (!codeEmail.dataset.touched) codeEmail.value = input.value;
+});
+codeEmail.addEventListener('input', () => {
+  codeEmail.dataset.touched = '1';
+});
+
+codeForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  codeError.textContent = '';
+  codeButton.disabled = true;
+  try {
+    const response = await fetch('/v1/auth/exchange', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: codeEmail.value, code: codeInput.value.trim() }),
+    });
+    if (response.status === 200) {
+      window.location.assign('/dashboard');
+      return;
+    }
+    const body = await response.json().catch(() => null);
+    const sentence = SENTENCES[body && body.error] || SENTENCES.internal_error;
+    codeError.textContent = body && body.retry_after ? `${sentence} ${waitText(body.retry_after)}` : sentence;
+  } catch {
+    codeError.textContent = 'Could not reach the server. Check your connection and try again.';
+  }
+  codeButton.disabled = false;
+});
