@@ -190,19 +190,21 @@ export class SignInService {
   /** Refuses an exchange while the IP's or the email's wrong-code budget is spent, even for a right code. */
   async assertExchangeAllowed(req: Request, emailDigestValue: string): Promise<void> {
     const refusal = 'exchange_code_attempt_limit_exceeded';
-    await assertNotBlocked(this.#limiters, this.#limiters.failedExchangesPerIp, this.ipKeyOf(req), refusal, this.config.storeTimeoutMs);
-    await assertNotBlocked(this.#limiters, this.#limiters.failedExchangesPerEmail, emailDigestValue, refusal, this.config.storeTimeoutMs);
+    // Both checks at once: one round trip of latency; the IP's answer wins when both refuse.
+    await firstFailure([
+      assertNotBlocked(this.#limiters, this.#limiters.failedExchangesPerIp, this.ipKeyOf(req), refusal, this.config.storeTimeoutMs),
+      assertNotBlocked(this.#limiters, this.#limiters.failedExchangesPerEmail, emailDigestValue, refusal, this.config.storeTimeoutMs),
+    ]);
   }
 
   /** Counts a wrong code against the IP and the email; throws the 429 when either budget is spent. */
   async countFailedExchange(req: Request, emailDigestValue: string): Promise<void> {
     const refusal = 'exchange_code_attempt_limit_exceeded';
-    const results = await Promise.allSettled([
+    // Both budgets are spent whatever the other says, so rotating IPs cannot spare the email's.
+    await firstFailure([
       consumePoint(this.#limiters, this.#limiters.failedExchangesPerIp, this.ipKeyOf(req), refusal, this.config.storeTimeoutMs),
       consumePoint(this.#limiters, this.#limiters.failedExchangesPerEmail, emailDigestValue, refusal, this.config.storeTimeoutMs),
     ]);
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) throw failure.reason;
   }
 
   // A thunk, so a store that throws synchronously is handled like one that rejects.
@@ -217,6 +219,13 @@ export class SignInService {
 
 type LimitCode = 'magic_link_ip_limit_exceeded' | 'magic_link_email_limit_exceeded' | 'exchange_code_attempt_limit_exceeded';
 type DistributiveEvent = EventDetails extends infer E ? (E extends unknown ? Omit<E, 'requestId' | 'emailDigest' | 'ipKey'> : never) : never;
+
+/** Waits for all; rethrows the first failure in list order. */
+async function firstFailure(work: Array<Promise<void>>): Promise<void> {
+  const results = await Promise.allSettled(work);
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) throw failure.reason;
+}
 
 function openRecord(token: string, record: TokenRecord): LinkContent | null {
   const content = unseal(token, record.sealed);
