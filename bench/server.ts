@@ -1,0 +1,78 @@
+// One benchmark server per process, on loopback: `bare` (the ceiling), `memory`, `redis`, or `peer`
+// (passport-magic-login). Prints `ready <port>` once listening. Mailers do no I/O; they keep the
+// tokens so the verify cases can redeem fresh ones.
+import express, { type Request, type Response } from 'express';
+import session from 'express-session';
+import { Redis } from 'ioredis';
+import passport from 'passport';
+import magicLoginModule from 'passport-magic-login';
+import { MagicLink, MagicLinkStrategy, errorHandler, requestId } from 'express-magic-link';
+
+const mode = process.argv[2] ?? 'bare';
+const tokens: string[] = [];
+const app = express();
+app.set('trust proxy', true);
+app.disable('x-powered-by');
+
+function tokensRoute(): void {
+  app.get('/bench/tokens', (_req, res) => void res.json({ count: tokens.length, tokens: tokens.splice(0) }));
+}
+
+const user = (email: string) => ({ id: email, email });
+
+if (mode === 'bare') {
+  // The ceiling: the same two endpoints as JSON routes that do nothing.
+  app.post('/v1/auth/magic-link', express.json(), (req: Request, res: Response) => {
+    res.status(202).json({ success: true, message: 'success', data: { email: (req.body as { email?: string }).email } });
+  });
+  app.post('/v1/auth/verify', express.json(), (_req: Request, res: Response) => {
+    res.status(200).json({ success: true, message: 'success', data: { user: { id: 'x' } } });
+  });
+} else if (mode === 'memory' || mode === 'redis') {
+  const redis = mode === 'redis' ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
+  if (redis) await new Promise((resolve) => redis.once('ready', resolve));
+  const authenticator = new passport.Passport();
+  const magicLink = new MagicLink({
+    baseUrl: 'http://127.0.0.1',
+    mailer: { send: async ({ url }) => void tokens.push(url.slice(url.indexOf('token=') + 6)) },
+    redis,
+    passport: authenticator,
+  });
+  authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
+  authenticator.serializeUser((u, done) => done(null, u));
+  authenticator.deserializeUser((u: Express.User, done) => done(null, u));
+  app.use(requestId());
+  app.use(session({ secret: 'bench', resave: false, saveUninitialized: false }));
+  app.use(authenticator.session());
+  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
+  app.post('/v1/auth/verify', magicLink.verifyHandler());
+  tokensRoute();
+  app.use(errorHandler());
+} else if (mode === 'peer') {
+  // A CommonJS module with `exports.default`: from ESM the class is on `.default`.
+  const magicLogin = new magicLoginModule.default({
+    secret: 'bench-secret-bench-secret-bench-secret',
+    callbackUrl: '/auth/magiclogin/callback',
+    sendMagicLink: async (_destination: string, href: string) => void tokens.push(href.slice(href.indexOf('token=') + 6)),
+    verify: (payload: { destination: string }, callback: (error?: Error | null, u?: object) => void) => callback(null, user(payload.destination)),
+    jwtOptions: { expiresIn: '15m' },
+  });
+  const authenticator = new passport.Passport();
+  authenticator.use(magicLogin as unknown as passport.Strategy);
+  authenticator.serializeUser((u, done) => done(null, u));
+  authenticator.deserializeUser((u: Express.User, done) => done(null, u));
+  app.use(session({ secret: 'bench', resave: false, saveUninitialized: false }));
+  app.use(authenticator.session());
+  app.post('/auth/magiclogin', express.json(), magicLogin.send);
+  app.get('/auth/magiclogin/callback', authenticator.authenticate('magiclogin'), (req: Request, res: Response) => {
+    res.json({ success: true, data: { user: req.user } });
+  });
+  tokensRoute();
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+
+const server = app.listen(0, '127.0.0.1', () => {
+  console.log(`ready ${(server.address() as { port: number }).port}`);
+});
+process.on('SIGTERM', () => process.exit(0));
