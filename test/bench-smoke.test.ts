@@ -1,0 +1,21 @@
+// The benchmark script starts and finishes a 1-second run; no performance is asserted here.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+
+describe('bench smoke test', function () {
+  this.timeout(300_000);
+
+  it('npm run bench finishes a 1-second run and prints every case', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts'], {
+      env: { ...process.env, BENCH_DURATION: '1', BENCH_HEAP_LINKS: '1000' },
+      encoding: 'utf8',
+      timeout: 280_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const summary = JSON.parse(run.stdout.slice(run.stdout.indexOf('JSON summary:') + 'JSON summary:'.length)) as { cases: Array<{ case: string }> };
+    assert.deepEqual(
+      summary.cases.map((c) => c.case),
+      ['bare request-link', 'bare verify', 'memory request-link', 'memory verify', 'redis request-link', 'redis verify', 'peer request-link', 'peer verify'],
+    );
+  });
+});
