@@ -8,6 +8,8 @@ import { untilReady, type RedisClient } from './stores/redis-client.js';
 export interface Limiters {
   /** Resolves once the backing store can take commands (at once for memory). */
   readonly ready: () => Promise<void>;
+  /** Whether calls need a deadline: in-process limiters answer at once. */
+  readonly remote: boolean;
   readonly linkRequestsPerIp: RateLimiterAbstract;
   readonly linkRequestsPerEmail: RateLimiterAbstract;
   readonly failedVerifiesPerIp: RateLimiterAbstract;
@@ -30,12 +32,18 @@ export function createLimiters(limits: LimitsConfig, keyPrefix: string, redis: R
   };
   return Object.freeze({
     ready: redis ? () => untilReady(redis, readyTimeoutMs) : () => Promise.resolve(),
+    remote: redis !== undefined,
     linkRequestsPerIp: build('link-ip', limits.linkRequestsPerIp),
     linkRequestsPerEmail: build('link-email', limits.linkRequestsPerEmail),
     failedVerifiesPerIp: build('verify-ip', limits.failedVerifiesPerIp),
     failedExchangesPerIp: build('exchange-ip', limits.failedExchangesPerIp),
     failedExchangesPerEmail: build('exchange-email', limits.failedExchangesPerEmail),
   });
+}
+
+/** A limiter call, once the store is ready and within the deadline when the store is remote. */
+function bounded<T>(limiters: Limiters, call: () => Promise<T>, timeoutMs: number): Promise<T> {
+  return limiters.remote ? withDeadline(limiters.ready().then(call), timeoutMs, 'rate limiter') : call();
 }
 
 export function retryAfterSeconds(msBeforeNext: number): number {
@@ -55,7 +63,7 @@ export async function consumePoint(
   timeoutMs: number,
 ): Promise<void> {
   try {
-    await withDeadline(limiters.ready().then(() => limiter.consume(key)), timeoutMs, 'rate limiter');
+    await bounded(limiters, () => limiter.consume(key), timeoutMs);
   } catch (error) {
     if (error instanceof RateLimiterRes) {
       throw new MagicLinkError(refusal, { retryAfter: retryAfterSeconds(error.msBeforeNext) });
@@ -74,7 +82,7 @@ export async function assertNotBlocked(
 ): Promise<void> {
   let state: RateLimiterRes | null;
   try {
-    state = await withDeadline(limiters.ready().then(() => limiter.get(key)), timeoutMs, 'rate limiter');
+    state = await bounded(limiters, () => limiter.get(key), timeoutMs);
   } catch (error) {
     throw unavailable(error);
   }
@@ -86,7 +94,7 @@ export async function assertNotBlocked(
 /** Gives a point back (its request did not go through); best effort, a failure only costs the user a point. */
 export async function refundPoint(limiters: Limiters, limiter: RateLimiterAbstract, key: string, timeoutMs: number): Promise<void> {
   try {
-    await withDeadline(limiters.ready().then(() => limiter.reward(key)), timeoutMs, 'rate limiter');
+    await bounded(limiters, () => limiter.reward(key), timeoutMs);
   } catch {
     // Nothing to undo: the request fails anyway, and the budget resets with its window.
   }

@@ -1,6 +1,6 @@
 // Request ids: reuse a well-formed incoming X-Request-Id, otherwise mint `req_` + ULID.
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytesFromPool } from './random-pool.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const INCOMING_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -14,7 +14,7 @@ export function ulid(now: number = Date.now()): string {
     time = CROCKFORD[ms % 32] + time;
     ms = Math.floor(ms / 32);
   }
-  const bytes = randomBytes(16);
+  const bytes = randomBytesFromPool(16);
   let random = '';
   for (let i = 0; i < 16; i++) random += CROCKFORD[bytes[i]! & 31];
   return time + random;

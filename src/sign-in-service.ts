@@ -7,6 +7,7 @@ import { MagicLinkError, type ErrorCode } from './errors.js';
 import { emitEvent, type EventDetails } from './events.js';
 import { assertNotBlocked, consumePoint, createLimiters, refundPoint, unavailable, type Limiters } from './limits.js';
 import type { MagicLinkConfig } from './options.js';
+import { MemoryTokenStore } from './stores/memory-store.js';
 import { requestIdOf } from './request-id.js';
 import {
   codeDigest,
@@ -71,6 +72,7 @@ export class SignInService {
 
   /** Reports a sign-in event; never blocks or fails the request. */
   emit(req: Request, details: DistributiveEvent, emailDigestValue: string | null): void {
+    if (!this.config.onEvent) return;
     emitEvent(this.config.onEvent, { ...details, requestId: requestIdOf(req), emailDigest: emailDigestValue, ipKey: this.ipKeyOf(req) } as EventDetails, this.config.now());
   }
 
@@ -207,10 +209,12 @@ export class SignInService {
     ]);
   }
 
-  // A thunk, so a store that throws synchronously is handled like one that rejects.
+  // A thunk, so a store that throws synchronously is handled like one that rejects. The in-process
+  // store cannot hang, so it skips the deadline's timer.
   async #store<T>(call: () => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(new Promise<T>((resolve) => resolve(call())), this.config.storeTimeoutMs, 'token store');
+      const work = new Promise<T>((resolve) => resolve(call()));
+      return await (this.config.store instanceof MemoryTokenStore ? work : withDeadline(work, this.config.storeTimeoutMs, 'token store'));
     } catch (error) {
       throw error instanceof MagicLinkError ? error : unavailable(error);
     }

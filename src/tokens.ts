@@ -1,6 +1,7 @@
 // Link tokens: CSPRNG secrets that only ever reach the store as digests, plus the sealed payload
 // (email and redirect) that only the token itself can open.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomInt } from 'node:crypto';
+import { randomBytesFromPool } from './random-pool.js';
 
 /** Characters of hash tag at the front of a token (18 bits of the email digest). */
 export const TAG_LENGTH = 3;
@@ -36,7 +37,7 @@ export function tagOfEmailDigest(digest: string): string {
 }
 
 export function newToken(tag: string): string {
-  return tag + randomBytes(RANDOM_BYTES).toString('base64url');
+  return tag + randomBytesFromPool(RANDOM_BYTES).toString('base64url');
 }
 
 /** Cheap shape check so malformed tokens are answered without a store round trip. */
