@@ -8,8 +8,8 @@ import { untilReady, type RedisClient } from './stores/redis-client.js';
 export interface Limiters {
   /** Resolves once the backing store can take commands (at once for memory). */
   readonly ready: () => Promise<void>;
-  /** Whether calls need a deadline: in-process limiters answer at once. */
-  readonly remote: boolean;
+  /** The Redis client behind the limiters, if any: calls then need the ready gate and a deadline. */
+  readonly redis: RedisClient | undefined;
   readonly linkRequestsPerIp: RateLimiterAbstract;
   readonly linkRequestsPerEmail: RateLimiterAbstract;
   readonly failedVerifiesPerIp: RateLimiterAbstract;
@@ -32,7 +32,7 @@ export function createLimiters(limits: LimitsConfig, keyPrefix: string, redis: R
   };
   return Object.freeze({
     ready: redis ? () => untilReady(redis, readyTimeoutMs) : () => Promise.resolve(),
-    remote: redis !== undefined,
+    redis,
     linkRequestsPerIp: build('link-ip', limits.linkRequestsPerIp),
     linkRequestsPerEmail: build('link-email', limits.linkRequestsPerEmail),
     failedVerifiesPerIp: build('verify-ip', limits.failedVerifiesPerIp),
@@ -43,7 +43,7 @@ export function createLimiters(limits: LimitsConfig, keyPrefix: string, redis: R
 
 /** A limiter call, once the store is ready and within the deadline when the store is remote. */
 function bounded<T>(limiters: Limiters, call: () => Promise<T>, timeoutMs: number): Promise<T> {
-  return limiters.remote ? withDeadline(limiters.ready().then(call), timeoutMs, 'rate limiter') : call();
+  return limiters.redis ? withDeadline(limiters.ready().then(call), timeoutMs, 'rate limiter') : call();
 }
 
 export function retryAfterSeconds(msBeforeNext: number): number {
@@ -80,15 +80,29 @@ export async function assertNotBlocked(
   refusal: ErrorCode,
   timeoutMs: number,
 ): Promise<void> {
-  let state: RateLimiterRes | null;
+  let msBlocked: number | null;
   try {
-    state = await bounded(limiters, () => limiter.get(key), timeoutMs);
+    msBlocked = await bounded(limiters, () => blockedFor(limiters.redis, limiter, key), timeoutMs);
   } catch (error) {
     throw unavailable(error);
   }
-  if (state !== null && state.consumedPoints > limiter.points) {
-    throw new MagicLinkError(refusal, { retryAfter: retryAfterSeconds(state.msBeforeNext) });
+  if (msBlocked !== null) throw new MagicLinkError(refusal, { retryAfter: retryAfterSeconds(msBlocked) });
+}
+
+/**
+ * Milliseconds until the key may act again, or null when it is not over budget. On Redis it reads
+ * the limiter's counter with one GET, and asks for its TTL only when blocked: rate-limiter-flexible's
+ * own get() sends a MULTI with both for every request.
+ */
+async function blockedFor(redis: RedisClient | undefined, limiter: RateLimiterAbstract, key: string): Promise<number | null> {
+  if (!redis) {
+    const state = await limiter.get(key);
+    return state !== null && state.consumedPoints > limiter.points ? state.msBeforeNext : null;
   }
+  const redisKey = limiter.getKey(key);
+  const consumed = Number(await redis.get(redisKey));
+  if (!(consumed > limiter.points)) return null;
+  return Math.max(0, await redis.pttl(redisKey));
 }
 
 /** Gives a point back (its request did not go through); best effort, a failure only costs the user a point. */

@@ -68,6 +68,19 @@ for (const flavour of IOREDIS_FLAVOURS) {
       expectError(await requestLink(second.app), 'magic_link_email_limit_exceeded', 3600);
     });
 
+    it('a blocked IP is refused on Redis even with a valid token or code, with the seconds left', async () => {
+      const { app, tokenOf, codeOf } = createTestApp({ redis: client, now: Date.now, limits: { failedVerifiesPerIp: 2, failedExchangesPerIp: 1 } });
+      await requestLink(app);
+      for (let i = 0; i < 2; i++) expectError(await request(app).post('/v1/auth/verify').send({ token: 'Q'.repeat(43) }), 'magic_link_not_found');
+      expectError(await request(app).post('/v1/auth/verify').send({ token: 'Q'.repeat(43) }), 'magic_link_ip_limit_exceeded', 3600);
+      const refused = await request(app).post('/v1/auth/verify').send({ token: tokenOf() });
+      expectError(refused, 'magic_link_ip_limit_exceeded', 'any');
+      assert.ok(refused.body.retry_after > 3590 && refused.body.retry_after <= 3600);
+      expectError(await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: 'abcdef' }), 'exchange_code_not_found');
+      expectError(await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: 'abcdef' }), 'exchange_code_attempt_limit_exceeded', 3600);
+      expectError(await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: codeOf() }), 'exchange_code_attempt_limit_exceeded', 'any');
+    });
+
     it('stays within three round trips per link request and two per verify', async () => {
       const { app, tokenOf } = createTestApp({ redis: client, now: Date.now });
       await requestLink(app); // the first call loads the scripts
@@ -77,11 +90,11 @@ for (const flavour of IOREDIS_FLAVOURS) {
         for (const [, name, n] of server.cli('info', 'commandstats').matchAll(/cmdstat_(\w+):calls=(\d+)/g)) calls.set(name!, Number(n));
         return calls;
       };
-      // Neither path sends a lone command: a round trip is a script (EVALSHA) or a MULTI…EXEC block.
-      // (commandstats also counts the commands scripts and transactions run inside, so those are left out.)
+      // A round trip is a script (EVALSHA), a MULTI…EXEC block, or the lone GET of the failed-verify
+      // check. (commandstats also counts what scripts and transactions run inside; those are left out.)
       const roundTrips = (from: Map<string, number>, to: Map<string, number>) => {
         const delta = (name: string) => (to.get(name) ?? 0) - (from.get(name) ?? 0);
-        return delta('evalsha') + delta('eval') + delta('exec');
+        return delta('evalsha') + delta('eval') + delta('exec') + delta('get');
       };
       const before = stats();
       await requestLink(app, 'bob@example.com');

@@ -9,6 +9,8 @@ export interface RedisClient {
   removeListener(event: 'ready', listener: () => void): unknown;
   defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
+  get(key: string): Promise<string | null>;
+  pttl(key: string): Promise<number>;
   del(...keys: string[]): Promise<number>;
 }
 
