@@ -9,7 +9,7 @@ import { errorCatalogue, MagicLinkError } from './errors.js';
 import { escapeHtml, page, setPageHeaders } from './html.js';
 import { reportFailure } from './render-failure.js';
 import { requestIdOf } from './request-id.js';
-import type { LinkContent, SignInService } from './sign-in-service.js';
+import { REDEEM_CODES, type LinkContent, type SignInService } from './sign-in-service.js';
 
 // Human sentences for the page; the JSON API keeps the catalogue's wording.
 const PAGE_SENTENCES: Partial<Record<MagicLinkError['code'], string>> = {
@@ -22,12 +22,6 @@ const PAGE_SENTENCES: Partial<Record<MagicLinkError['code'], string>> = {
   invalid_request_body: 'The sign-in form was incomplete. Open the link from your email again.',
   service_unavailable: 'The sign-in service is temporarily unavailable. Please try again shortly.',
 };
-
-const LINK_STATE_CODES = {
-  not_found: 'magic_link_not_found',
-  expired: 'magic_link_expired',
-  already_used: 'magic_link_already_used',
-} as const;
 
 function queryToken(req: Request): string {
   const value: unknown = req.query.token;
@@ -98,7 +92,7 @@ export function createConfirmPageHandler(service: SignInService) {
         sendPage(res, 200, `Sign in to ${service.config.appName}`, confirmForm(service, req, token, state.content, state.expiresAt));
         return;
       }
-      throw new MagicLinkError(LINK_STATE_CODES[state.status]);
+      throw new MagicLinkError(REDEEM_CODES[state.status]);
     } catch (error) {
       sendFailurePage(service, req, res, error);
     }
