@@ -9,9 +9,9 @@ import { RedisServer } from '../test/helpers/redis-server.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const HEAP_LINKS = Number(process.env.BENCH_HEAP_LINKS ?? 100_000);
+const FOOTPRINT_LINKS = Number(process.env.BENCH_FOOTPRINT_LINKS ?? 100_000);
 
-type Mode = 'bare' | 'memory' | 'redis' | 'peer';
+type Mode = 'bare' | 'floor' | 'memory' | 'redis' | 'peer';
 type Flow = 'request-link' | 'verify';
 
 interface CaseResult {
@@ -25,6 +25,8 @@ interface CaseResult {
   non2xx: number;
   requests: number;
   ratioToBare?: number;
+  /** Verify cases: requests/s over the floor's, a session sign-in that checks no token. */
+  ratioToFloor?: number;
   p99RatioToBare?: number;
   redisCommandsPerRequest?: number;
   redisRoundTripsPerRequest?: number;
@@ -113,43 +115,51 @@ function summarise(name: string, mode: Mode, flow: Flow, result: autocannon.Resu
   };
 }
 
-/** MEMORY USAGE of a sample of link keys and of the per-address code hashes that go with them. */
-function linkFootprint(redis: RedisServer): { linkKeyBytes: number; codeHashBytes: number } {
-  const sample = (pattern: string) => {
-    const keys = redis.cli('--scan', '--pattern', pattern).trim().split('\n').filter(Boolean).slice(0, 100);
-    const sizes = keys.map((key) => Number(redis.cli('memory', 'usage', key).trim()));
-    return Math.round(sizes.reduce((a, b) => a + b, 0) / Math.max(sizes.length, 1));
+const usedMemory = (redis: RedisServer): number => Number(/used_memory:(\d+)/.exec(redis.cli('info', 'memory'))![1]);
+const keysMatching = (redis: RedisServer, pattern: string): string[] => redis.cli('--scan', '--pattern', pattern).trim().split('\n').filter(Boolean);
+
+/** What the timed link-request run added to Redis per request: the link and, as every request named
+ * a new address from a new IP, that address's and that IP's link-request counters. */
+function usedMemoryPerRequest(redis: RedisServer, usedBefore: number, requests: number): { bytesPerRequest: number; emailStateKeys: number } {
+  return {
+    bytesPerRequest: Math.round((usedMemory(redis) - usedBefore) / requests),
+    // No link was redeemed or revoked yet, so no email has policy state: a link is one key.
+    emailStateKeys: keysMatching(redis, 'ml:{*}:e:*').length,
   };
-  return { linkKeyBytes: sample('ml:{*}:l:*'), codeHashBytes: sample('ml:{*}:e:*') };
 }
 
-let footprint: { linkKeyBytes: number; codeHashBytes: number } | undefined;
-
-async function runMode(mode: Mode, redis?: RedisServer): Promise<{ cases: CaseResult[]; redisBytesPerLink?: number }> {
+async function runMode(mode: Mode, redis?: RedisServer): Promise<{ cases: CaseResult[]; redisGrowth?: ReturnType<typeof usedMemoryPerRequest> }> {
   const { url, child } = await startServer(mode, redis ? { REDIS_URL: redis.url } : {});
   try {
     const cases: CaseResult[] = [];
-    // Warm up: JIT, script loading, connection pools.
-    await load(url, linkRequest(mode), { amount: 500 });
-    if (mode !== 'bare') await takeTokens(url);
-    const usedBefore = redis ? Number(/used_memory:(\d+)/.exec(redis.cli('info', 'memory'))![1]) : 0;
-    redis?.cli('config', 'resetstat');
-    const link = await load(url, linkRequest(mode), { duration: DURATION });
-    const linkCase = summarise(`${mode} request-link`, mode, 'request-link', link);
-    let redisBytesPerLink: number | undefined;
-    if (redis) {
-      const stats = commandStats(redis);
-      linkCase.redisCommandsPerRequest = stats.commands / link.requests.total;
-      linkCase.redisRoundTripsPerRequest = stats.roundTrips / link.requests.total;
-      redisBytesPerLink = (Number(/used_memory:(\d+)/.exec(redis.cli('info', 'memory'))![1]) - usedBefore) / link.requests.total;
-      footprint = linkFootprint(redis);
+    const hasTokens = mode !== 'bare' && mode !== 'floor';
+    let redisGrowth: ReturnType<typeof usedMemoryPerRequest> | undefined;
+    let linkRate = 0;
+    if (mode === 'floor') {
+      // The floor only signs in; warm it up on that.
+      await load(url, verifyRequest(mode, []), { amount: 500 });
+    } else {
+      // Warm up: JIT, script loading, connection pools.
+      await load(url, linkRequest(mode), { amount: 500 });
+      if (hasTokens) await takeTokens(url);
+      const usedBefore = redis ? usedMemory(redis) : 0;
+      redis?.cli('config', 'resetstat');
+      const link = await load(url, linkRequest(mode), { duration: DURATION });
+      const linkCase = summarise(`${mode} request-link`, mode, 'request-link', link);
+      if (redis) {
+        const stats = commandStats(redis);
+        linkCase.redisCommandsPerRequest = stats.commands / link.requests.total;
+        linkCase.redisRoundTripsPerRequest = stats.roundTrips / link.requests.total;
+        redisGrowth = usedMemoryPerRequest(redis, usedBefore, link.requests.total);
+      }
+      cases.push(linkCase);
+      linkRate = linkCase.requestsPerSecond;
     }
-    cases.push(linkCase);
 
     // Verify redeems fresh tokens: those the timed run issued, topped up to outlast the verify run.
-    let tokens = mode === 'bare' ? [] : await takeTokens(url);
-    if (mode !== 'bare') {
-      const wanted = Math.ceil(linkCase.requestsPerSecond * DURATION * 2) + 1_000;
+    let tokens = hasTokens ? await takeTokens(url) : [];
+    if (hasTokens) {
+      const wanted = Math.ceil(linkRate * DURATION * 2) + 1_000;
       if (tokens.length < wanted) {
         await load(url, linkRequest(mode), { amount: wanted - tokens.length });
         tokens = tokens.concat(await takeTokens(url));
@@ -163,53 +173,67 @@ async function runMode(mode: Mode, redis?: RedisServer): Promise<{ cases: CaseRe
       verifyCase.redisCommandsPerRequest = stats.commands / verify.requests.total;
       verifyCase.redisRoundTripsPerRequest = stats.roundTrips / verify.requests.total;
     }
-    if (mode !== 'bare' && verify.requests.total > tokens.length) console.warn(`${mode} verify ran out of fresh tokens`);
+    if (hasTokens && verify.requests.total > tokens.length) console.warn(`${mode} verify ran out of fresh tokens`);
     cases.push(verifyCase);
-    return { cases, redisBytesPerLink };
+    return { cases, redisGrowth };
   } finally {
     child.kill('SIGTERM');
   }
 }
 
-/** Heap bytes per outstanding link on the memory store, in a process of its own. */
-function heapPerLink(): Promise<Record<string, number>> {
+/** Bytes per outstanding link at rest (`bench/footprint.ts`), in a process of its own. */
+function footprint(what: 'heap' | 'redis', env: Record<string, string> = {}): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/heap.ts', String(HEAP_LINKS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/footprint.ts', what, String(FOOTPRINT_LINKS)], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as Record<string, number>) : reject(new Error(`heap measurement exited with ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as Record<string, number>) : reject(new Error(`${what} footprint exited with ${code}`))));
   });
 }
 
 const started = Date.now();
 const redis = await RedisServer.start();
 const results: CaseResult[] = [];
-let redisBytesPerLink: number | undefined;
+let redisGrowth: ReturnType<typeof usedMemoryPerRequest> | undefined;
 try {
-  for (const mode of ['bare', 'memory', 'redis', 'peer'] as const) {
+  for (const mode of ['bare', 'floor', 'memory', 'redis', 'peer'] as const) {
     const run = await runMode(mode, mode === 'redis' ? redis : undefined);
     results.push(...run.cases);
-    if (run.redisBytesPerLink !== undefined) redisBytesPerLink = run.redisBytesPerLink;
+    redisGrowth ??= run.redisGrowth;
   }
 } finally {
   await redis.destroy();
 }
-const heap = await heapPerLink();
+// Both at once, each in a process of its own: memory figures do not depend on CPU time. The Redis
+// one gets a server of its own, so nothing but its links is in it.
+const footprintRedis = await RedisServer.start();
+let heap: Record<string, number>;
+let redisFootprint: Record<string, number>;
+try {
+  [heap, redisFootprint] = await Promise.all([footprint('heap'), footprint('redis', { REDIS_URL: footprintRedis.url })]);
+} finally {
+  await footprintRedis.destroy();
+}
 
 for (const result of results) {
   const bare = results.find((r) => r.mode === 'bare' && r.flow === result.flow)!;
   result.ratioToBare = Number((result.requestsPerSecond / bare.requestsPerSecond).toFixed(2));
+  const floor = results.find((r) => r.mode === 'floor');
+  if (floor && result.flow === 'verify' && result.mode !== 'bare') result.ratioToFloor = Number((result.requestsPerSecond / floor.requestsPerSecond).toFixed(2));
   result.p99RatioToBare = Number((result.p99Ms / Math.max(bare.p99Ms, 1)).toFixed(2));
 }
 
 const redisVersion = /v=([\d.]+)/.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, Redis ${redisVersion}`;
 
-const header = '| case | req/s | ratio to bare | p50 ms | p99 ms | p99 vs bare | errors | non-2xx | Redis cmds/req | Redis round trips/req |';
-const lines = [header, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+const header = '| case | req/s | ratio to bare | ratio to floor | p50 ms | p99 ms | p99 vs bare | errors | non-2xx | Redis cmds/req | Redis round trips/req |';
+const lines = [header, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
 for (const r of results) {
   lines.push(
-    `| ${r.case} | ${r.requestsPerSecond} | ${r.ratioToBare} | ${r.p50Ms} | ${r.p99Ms} | ${r.p99RatioToBare} | ${r.errors} | ${r.non2xx} | ${r.redisCommandsPerRequest?.toFixed(2) ?? ''} | ${r.redisRoundTripsPerRequest?.toFixed(2) ?? ''} |`,
+    `| ${r.case} | ${r.requestsPerSecond} | ${r.ratioToBare} | ${r.ratioToFloor ?? ''} | ${r.p50Ms} | ${r.p99Ms} | ${r.p99RatioToBare} | ${r.errors} | ${r.non2xx} | ${r.redisCommandsPerRequest?.toFixed(2) ?? ''} | ${r.redisRoundTripsPerRequest?.toFixed(2) ?? ''} |`,
   );
 }
 const summary = {
@@ -217,16 +241,20 @@ const summary = {
   durationSeconds: DURATION,
   connections: CONNECTIONS,
   cases: results,
-  redisBytesPerLink: redisBytesPerLink && Math.round(redisBytesPerLink),
-  redisLinkFootprint: footprint,
+  redisBytesPerOutstandingLink: redisFootprint,
+  redisGrowthPerLinkRequest: redisGrowth,
   memoryHeapBytesPerLink: heap,
   elapsedSeconds: Math.round((Date.now() - started) / 1000),
 };
 console.log(`\n${machine}; ${DURATION} s per case, ${CONNECTIONS} connections\n`);
 console.log(lines.join('\n'));
-console.log(`\nRedis memory per outstanding link (new address and IP each, limiter keys included): ${summary.redisBytesPerLink} bytes`);
-console.log(`Redis MEMORY USAGE: link key ${footprint?.linkKeyBytes} bytes, an address's code hash ${footprint?.codeHashBytes} bytes`);
-console.log(`Heap per outstanding link on the memory store at ${HEAP_LINKS} links: ${JSON.stringify(heap)}`);
+console.log(
+  `\nRedis memory per outstanding link at ${FOOTPRINT_LINKS} links, each for a new address: ${redisFootprint.bytesPerLink} bytes of used_memory, ${redisFootprint.keysPerLink} key per link (MEMORY USAGE ${redisFootprint.memoryUsageOfALinkKey})`,
+);
+console.log(
+  `Redis growth per link request in the timed run, with the new address's and new IP's limiter counters: ${redisGrowth?.bytesPerRequest} bytes (${redisGrowth?.emailStateKeys} email-state keys)`,
+);
+console.log(`Heap per outstanding link on the memory store at ${FOOTPRINT_LINKS} links: ${JSON.stringify(heap)}`);
 console.log(`\nJSON summary:\n${JSON.stringify(summary)}`);
 mkdirSync('.tmp', { recursive: true });
 writeFileSync('.tmp/bench-summary.json', `${JSON.stringify(summary, null, 2)}\n`);

@@ -1,5 +1,6 @@
-// One benchmark server per process, on loopback: `bare` (the ceiling), `memory`, `redis`, or `peer`
-// (passport-magic-login). Prints `ready <port>` once listening. Mailers do no I/O; they keep the
+// One benchmark server per process, on loopback: `bare` (the ceiling), `floor` (a session sign-in
+// with no token at all), `memory`, `redis`, or `peer` (passport-magic-login). Prints `ready <port>`
+// once listening. Mailers do no I/O; they keep the
 // tokens so the verify cases can redeem fresh ones.
 import express, { type Request, type Response } from 'express';
 import session from 'express-session';
@@ -20,6 +21,16 @@ function tokensRoute(): void {
 
 const user = (email: string) => ({ id: email, email });
 
+/** A Passport instance with sessions, and the middleware a sign-in route carries. */
+function sessionSignIn() {
+  const authenticator = new passport.Passport();
+  authenticator.serializeUser((u, done) => done(null, u));
+  authenticator.deserializeUser((u: Express.User, done) => done(null, u));
+  // Sessions only where a sign-in needs one, as a performance-minded app mounts them.
+  const sessions = [session({ secret: 'bench', resave: false, saveUninitialized: false }), authenticator.session()];
+  return { authenticator, sessions };
+}
+
 if (mode === 'bare') {
   // The ceiling: the same two endpoints as JSON routes that do nothing.
   app.post('/v1/auth/magic-link', express.json(), (req: Request, res: Response) => {
@@ -28,10 +39,17 @@ if (mode === 'bare') {
   app.post('/v1/auth/verify', express.json(), (_req: Request, res: Response) => {
     res.status(200).json({ success: true, message: 'success', data: { user: { id: 'x' } } });
   });
+} else if (mode === 'floor') {
+  // What a session sign-in costs before any token is checked: express-session, Passport's login
+  // (a regenerated session, saved) and the JSON answer. Every verify case stands on this.
+  const { sessions } = sessionSignIn();
+  app.post('/v1/auth/verify', ...sessions, express.json(), (req: Request, res: Response, next: (error: unknown) => void) => {
+    req.logIn(user('floor@bench.example'), (error) => (error ? next(error) : res.status(200).json({ success: true, message: 'success', data: { user: req.user } })));
+  });
 } else if (mode === 'memory' || mode === 'redis') {
   const redis = mode === 'redis' ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
   if (redis) await new Promise((resolve) => redis.once('ready', resolve));
-  const authenticator = new passport.Passport();
+  const { authenticator, sessions } = sessionSignIn();
   const magicLink = new MagicLink({
     baseUrl: 'http://127.0.0.1',
     mailer: { send: async ({ url }) => void tokens.push(url.slice(url.indexOf('token=') + 6)) },
@@ -39,10 +57,6 @@ if (mode === 'bare') {
     passport: authenticator,
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
-  authenticator.serializeUser((u, done) => done(null, u));
-  authenticator.deserializeUser((u: Express.User, done) => done(null, u));
-  // Sessions only where a sign-in needs one, as a performance-minded app mounts them.
-  const sessions = [session({ secret: 'bench', resave: false, saveUninitialized: false }), authenticator.session()];
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
   app.post('/v1/auth/verify', ...sessions, magicLink.verifyHandler());
   tokensRoute();
@@ -56,11 +70,8 @@ if (mode === 'bare') {
     verify: (payload: { destination: string }, callback: (error?: Error | null, u?: object) => void) => callback(null, user(payload.destination)),
     jwtOptions: { expiresIn: '15m' },
   });
-  const authenticator = new passport.Passport();
+  const { authenticator, sessions } = sessionSignIn();
   authenticator.use(magicLogin as unknown as passport.Strategy);
-  authenticator.serializeUser((u, done) => done(null, u));
-  authenticator.deserializeUser((u: Express.User, done) => done(null, u));
-  const sessions = [session({ secret: 'bench', resave: false, saveUninitialized: false }), authenticator.session()];
   app.post('/auth/magiclogin', express.json(), magicLogin.send);
   app.get('/auth/magiclogin/callback', ...sessions, authenticator.authenticate('magiclogin'), (req: Request, res: Response) => {
     res.json({ success: true, data: { user: req.user } });

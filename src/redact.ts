@@ -1,8 +1,9 @@
 // Scrubs what the default logger prints: a mailer's error can quote the address or the link.
 import { inspect } from 'node:util';
+import { TOKEN_LENGTH } from './tokens.js';
 
-// Tokens are exactly 43 base64url characters; longer runs are left alone.
-const TOKEN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
+// Tokens are runs of exactly TOKEN_LENGTH base64url characters; longer runs are left alone.
+const TOKEN = new RegExp(`(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{${TOKEN_LENGTH}}(?![A-Za-z0-9_-])`, 'g');
 const EMAIL = /([\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]*@([\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)/gu;
 
 export function redact(text: string): string {

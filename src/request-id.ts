@@ -1,23 +1,33 @@
 // Request ids: reuse a well-formed incoming X-Request-Id, otherwise mint `req_` + ULID.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomBytesFromPool } from './random-pool.js';
+import { randomBase32 } from './random-pool.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const INCOMING_ID = /^[A-Za-z0-9._-]{1,128}$/;
-const assigned = new WeakMap<IncomingMessage, string>();
+// A symbol-keyed property rather than a WeakMap: a WeakMap entry per request costs the GC far more.
+const ASSIGNED = Symbol('express-magic-link request id');
+type WithId = IncomingMessage & { [ASSIGNED]?: string };
 
 /** A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32 (26 characters). */
 export function ulid(now: number = Date.now()): string {
-  let time = '';
-  let ms = now;
-  for (let i = 0; i < 10; i++) {
-    time = CROCKFORD[ms % 32] + time;
-    ms = Math.floor(ms / 32);
+  return timePart(now) + randomBase32(CROCKFORD, 16);
+}
+
+// Requests arrive many per millisecond under load: encode each millisecond once.
+let lastMs = -1;
+let lastTime = '';
+function timePart(now: number): string {
+  if (now !== lastMs) {
+    let time = '';
+    let ms = now;
+    for (let i = 0; i < 10; i++) {
+      time = CROCKFORD[ms % 32] + time;
+      ms = Math.floor(ms / 32);
+    }
+    lastMs = now;
+    lastTime = time;
   }
-  const bytes = randomBytesFromPool(16);
-  let random = '';
-  for (let i = 0; i < 16; i++) random += CROCKFORD[bytes[i]! & 31];
-  return time + random;
+  return lastTime;
 }
 
 /**
@@ -25,11 +35,11 @@ export function ulid(now: number = Date.now()): string {
  * and the error handler may call it).
  */
 export function requestIdOf(req: IncomingMessage, res?: ServerResponse): string {
-  let id = assigned.get(req);
+  let id = (req as WithId)[ASSIGNED];
   if (id === undefined) {
     const incoming = req.headers['x-request-id'];
     id = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : `req_${ulid()}`;
-    assigned.set(req, id);
+    (req as WithId)[ASSIGNED] = id;
   }
   if (res && !res.headersSent && res.getHeader('X-Request-Id') !== id) res.setHeader('X-Request-Id', id);
   return id;

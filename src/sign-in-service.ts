@@ -21,6 +21,7 @@ import {
   tagOfEmailDigest,
   tokenKey,
   unseal,
+  type TokenKey,
 } from './tokens.js';
 import type { TokenRecord } from './types.js';
 
@@ -54,6 +55,19 @@ export const REDEEM_CODES = {
   expired: 'magic_link_expired',
   already_used: 'magic_link_already_used',
 } as const;
+
+interface SavedLink {
+  readonly token: string;
+  readonly code: string;
+  readonly key: TokenKey;
+}
+
+/**
+ * Fresh codes tried before giving up on a save. An address holding n records refuses a code with
+ * probability n / 1,000,000: with the default per-address limit that is a few in ten thousand, and
+ * even 100,000 records for one address (limits lifted) fail ten draws in a row once in 10^10.
+ */
+const SAVE_ATTEMPTS = 10;
 
 const LIMIT_CODES = new Set<ErrorCode>(['magic_link_ip_limit_exceeded', 'magic_link_email_limit_exceeded', 'exchange_code_attempt_limit_exceeded']);
 
@@ -102,24 +116,16 @@ export class SignInService {
       throw error;
     }
 
-    const token = newToken(tagOfEmailDigest(digest));
-    const code = newCode();
-    const key = tokenKey(token);
     const issuedAt = config.now();
     const expiresAt = issuedAt + config.ttlSeconds * 1000;
-    const record: TokenRecord = {
-      sealed: seal(token, { email, redirect }),
-      emailKey: emailKeyOf(digest),
-      expiresAt,
-      retainUntil: expiresAt + config.retentionSeconds * 1000,
-      usedAt: null,
-    };
+    let issued: SavedLink;
     try {
-      await this.#store(() => config.store.save(key, record, { now: issuedAt, codeDigest: codeDigest(digest, code), revokeOthers: config.revokeEarlierLinks }));
+      issued = await this.#store(() => this.#saveLink(email, digest, redirect, issuedAt, expiresAt));
     } catch (error) {
       await refundPoint(this.#limiters, this.#limiters.linkRequestsPerEmail, digest, config.storeTimeoutMs);
       throw error;
     }
+    const { token, code, key } = issued;
 
     const url = `${config.baseHref}${config.confirmPath}?token=${token}`;
     try {
@@ -155,7 +161,7 @@ export class SignInService {
   async redeem(token: string): Promise<RedeemOutcome> {
     if (!isWellFormedToken(token)) return { ok: false, code: 'magic_link_not_found' };
     const { config } = this;
-    const result = await this.#store(() => config.store.redeem(tokenKey(token), { now: config.now(), burnOthers: config.burnOtherLinksOnSignIn }));
+    const result = await this.#store(() => config.store.redeem(tokenKey(token), { now: config.now(), burnOthers: config.burnOtherLinksOnSignIn, linkTtlMs: config.ttlSeconds * 1000 }));
     if (result.status !== 'redeemed') return { ok: false, code: REDEEM_CODES[result.status] };
     const content = openRecord(token, result.record);
     return content ? { ok: true, content } : { ok: false, code: 'magic_link_not_found' };
@@ -172,6 +178,7 @@ export class SignInService {
       config.store.exchange({ tag: tagOfEmailDigest(digest), digest: emailKeyOf(digest) }, codeDigest(digest, code), {
         now: config.now(),
         burnOthers: config.burnOtherLinksOnSignIn,
+        linkTtlMs: config.ttlSeconds * 1000,
         maxFailures: config.codeAttempts,
       }),
     );
@@ -209,12 +216,35 @@ export class SignInService {
     ]);
   }
 
+  /**
+   * Draws a code and stores the link under its digest. The email may already hold a record with
+   * that digest (one chance in a million per record it holds); the store then refuses and we draw again.
+   */
+  async #saveLink(email: string, digest: string, redirect: string | null, now: number, expiresAt: number): Promise<SavedLink> {
+    const { config } = this;
+    const tag = tagOfEmailDigest(digest);
+    for (let attempt = 1; ; attempt++) {
+      const code = newCode();
+      const token = newToken(tag, codeDigest(digest, code));
+      const key = tokenKey(token);
+      const record: TokenRecord = {
+        sealed: seal(token, { email, redirect }),
+        emailKey: emailKeyOf(digest),
+        expiresAt,
+        retainUntil: expiresAt + config.retentionSeconds * 1000,
+        usedAt: null,
+      };
+      if (await config.store.save(key, record, { now, revokeOthers: config.revokeEarlierLinks })) return { token, code, key };
+      if (attempt === SAVE_ATTEMPTS) throw new Error(`the token store refused ${SAVE_ATTEMPTS} fresh codes in a row`);
+    }
+  }
+
   // A thunk, so a store that throws synchronously is handled like one that rejects. The in-process
   // store cannot hang, so it skips the deadline's timer.
   async #store<T>(call: () => Promise<T>): Promise<T> {
     try {
-      const work = new Promise<T>((resolve) => resolve(call()));
-      return await (this.config.store instanceof MemoryTokenStore ? work : withDeadline(work, this.config.storeTimeoutMs, 'token store'));
+      if (this.config.store instanceof MemoryTokenStore) return await call();
+      return await withDeadline(new Promise<T>((resolve) => resolve(call())), this.config.storeTimeoutMs, 'token store');
     } catch (error) {
       throw error instanceof MagicLinkError ? error : unavailable(error);
     }

@@ -118,7 +118,7 @@ export interface TokenRecord {
   readonly usedAt: number | null;
 }
 
-/** How one email's records are found: its hash tag and `TokenRecord.emailKey`. */
+/** How one email's state is found: its hash tag and `TokenRecord.emailKey`. */
 export interface EmailKey {
   readonly tag: string;
   readonly digest: string;
@@ -126,8 +126,6 @@ export interface EmailKey {
 
 export interface SaveOptions {
   readonly now: number;
-  /** Digest of the link's exchange code, bound to the email. */
-  readonly codeDigest: string;
   /** First expire the email's other live links and codes (`revokeEarlierLinks`). */
   readonly revokeOthers: boolean;
 }
@@ -136,6 +134,8 @@ export interface RedeemOptions {
   readonly now: number;
   /** After a success, expire the email's other live links and codes (`burnOtherLinksOnSignIn`). */
   readonly burnOthers: boolean;
+  /** Lifetime of a link (`ttlSeconds` in ms): the email's policy state must outlive every link it applies to. */
+  readonly linkTtlMs: number;
 }
 
 export interface ExchangeOptions extends RedeemOptions {
@@ -157,14 +157,20 @@ export type ExchangeResult =
   | { readonly status: 'not_found'; readonly wrong: boolean };
 
 /**
- * Storage for links and their exchange codes. Implementations know nothing of HTTP. Each method is
- * one atomic operation; all the keys it touches share the email's tag, so on Redis Cluster they sit
- * in one slot. `test/helpers/token-store-conformance.ts` is the suite an implementation must pass.
+ * Storage for links and their exchange codes: one record per link, under `TokenKey.id`, which is
+ * also its code's digest, so a link and its code are found (and burnt) together. Implementations
+ * know nothing of HTTP. Each method is one atomic operation; all the keys it touches share the
+ * email's tag, so on Redis Cluster they sit in one slot. `test/helpers/token-store-conformance.ts`
+ * is the suite an implementation must pass.
  */
 export interface TokenStore {
-  /** Stores a new link and its code; the record may be forgotten from `record.retainUntil` on. */
-  save(key: TokenKey, record: TokenRecord, options: SaveOptions): Promise<void>;
-  /** Reads a link without consuming it; null when unknown or past retention. */
+  /**
+   * Stores a new link under `key.id`; false, storing nothing, when the email already has a record
+   * (live or retained) with that id, so the caller draws another code. The record may be forgotten
+   * from `record.retainUntil` on.
+   */
+  save(key: TokenKey, record: TokenRecord, options: SaveOptions): Promise<boolean>;
+  /** Reads a link without consuming it; null when unknown, past retention or `key.check` differs. A burnt link reads as expired at `now`. */
   peek(key: TokenKey, now: number): Promise<TokenRecord | null>;
   /** Consumes a link, and so its code: of any number of concurrent redeems, exactly one sees `redeemed`. */
   redeem(key: TokenKey, options: RedeemOptions): Promise<RedeemResult>;

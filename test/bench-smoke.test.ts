@@ -7,7 +7,7 @@ describe('bench smoke test', function () {
 
   it('npm run bench finishes a 1-second run and prints every case', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts'], {
-      env: { ...process.env, BENCH_DURATION: '1', BENCH_HEAP_LINKS: '1000' },
+      env: { ...process.env, BENCH_DURATION: '1', BENCH_FOOTPRINT_LINKS: '1000' },
       encoding: 'utf8',
       timeout: 280_000,
     });
@@ -15,7 +15,7 @@ describe('bench smoke test', function () {
     const summary = JSON.parse(run.stdout.slice(run.stdout.indexOf('JSON summary:') + 'JSON summary:'.length)) as { cases: Array<{ case: string }> };
     assert.deepEqual(
       summary.cases.map((c) => c.case),
-      ['bare request-link', 'bare verify', 'memory request-link', 'memory verify', 'redis request-link', 'redis verify', 'peer request-link', 'peer verify'],
+      ['bare request-link', 'bare verify', 'floor verify', 'memory request-link', 'memory verify', 'redis request-link', 'redis verify', 'peer request-link', 'peer verify'],
     );
   });
 });

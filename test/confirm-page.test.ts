@@ -56,7 +56,7 @@ describe('confirm page', () => {
     assert.equal(res.status, 401);
     assert.match(res.text, /expired/);
 
-    for (const query of ['?token=nope', '', '?token=a&token=b', `?token=${'A'.repeat(43)}`]) {
+    for (const query of ['?token=nope', '', '?token=a&token=b', `?token=${'A'.repeat(46)}`]) {
       res = await request(app).get(`/auth/magic-link/confirm${query}`);
       assert.equal(res.status, 401, query);
       assertPageHeaders(res);

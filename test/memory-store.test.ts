@@ -8,9 +8,9 @@ describeTokenStore('MemoryTokenStore', () => {
   return { store, cleanup: () => store.close() };
 });
 
-const key = (digest: string) => ({ tag: 'abc', digest });
+const key = (id: string) => ({ tag: 'abc', id, check: 'k' });
 const record = (expiresAt: number, retainUntil: number) => ({ sealed: 's', emailKey: 'e', expiresAt, retainUntil, usedAt: null });
-const at = (now: number) => ({ now, codeDigest: 'c', revokeOthers: false });
+const at = (now: number) => ({ now, revokeOthers: false });
 
 describe('MemoryTokenStore', () => {
   it('is bounded: past maxRecords it prunes dead records first, then drops the oldest', async () => {

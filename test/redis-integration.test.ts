@@ -45,7 +45,7 @@ for (const flavour of IOREDIS_FLAVOURS) {
       const { app, tokenOf, outbox } = createTestApp({ redis: client, now: Date.now, verify: async (email) => ({ id: 'x', email }) });
       await request(app).post('/v1/auth/magic-link').send({ email: 'Alice.Secret@Example.com', redirect: '/very-private-path' });
       const token = tokenOf();
-      await request(app).post('/auth/magic-link/confirm').type('form').send({ token: 'A'.repeat(43) });
+      await request(app).post('/auth/magic-link/confirm').type('form').send({ token: 'A'.repeat(46) });
       assert.equal((await request(app).post('/v1/auth/verify').send({ token })).status, 200);
 
       const keys = server.cli('--scan').trim().split('\n').filter(Boolean);
@@ -71,8 +71,8 @@ for (const flavour of IOREDIS_FLAVOURS) {
     it('a blocked IP is refused on Redis even with a valid token or code, with the seconds left', async () => {
       const { app, tokenOf, codeOf } = createTestApp({ redis: client, now: Date.now, limits: { failedVerifiesPerIp: 2, failedExchangesPerIp: 1 } });
       await requestLink(app);
-      for (let i = 0; i < 2; i++) expectError(await request(app).post('/v1/auth/verify').send({ token: 'Q'.repeat(43) }), 'magic_link_not_found');
-      expectError(await request(app).post('/v1/auth/verify').send({ token: 'Q'.repeat(43) }), 'magic_link_ip_limit_exceeded', 3600);
+      for (let i = 0; i < 2; i++) expectError(await request(app).post('/v1/auth/verify').send({ token: 'Q'.repeat(46) }), 'magic_link_not_found');
+      expectError(await request(app).post('/v1/auth/verify').send({ token: 'Q'.repeat(46) }), 'magic_link_ip_limit_exceeded', 3600);
       const refused = await request(app).post('/v1/auth/verify').send({ token: tokenOf() });
       expectError(refused, 'magic_link_ip_limit_exceeded', 'any');
       assert.ok(refused.body.retry_after > 3590 && refused.body.retry_after <= 3600);

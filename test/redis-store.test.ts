@@ -34,7 +34,7 @@ describe('Redis token store', function () {
   it('keys carry the hash tag, so one email\'s records share a cluster slot', () => {
     const client = IOREDIS_FLAVOURS[0]!.connect(server.url);
     const store = new RedisTokenStore(client, { keyPrefix: 'app:' });
-    assert.equal(store.keyOf({ tag: 'aB_', digest: 'xyz' }), 'app:{aB_}:l:xyz');
+    assert.equal(store.keyOf({ tag: 'aB_', id: 'xyz' }), 'app:{aB_}:l:xyz');
     client.disconnect();
   });
 
@@ -43,12 +43,15 @@ describe('Redis token store', function () {
     await whenReady(client);
     const store = new RedisTokenStore(client, { keyPrefix: 'ttl:' });
     const now = Date.now();
-    await store.save({ tag: 'abc', digest: 'd1' }, { sealed: 's', emailKey: 'e', expiresAt: now + 900_000, retainUntil: now + 900_000 + 86_400_000, usedAt: null }, { now, codeDigest: 'c', revokeOthers: false });
+    const key = { tag: 'abc', id: 'd1', check: 'k' };
+    const record = { sealed: 's', emailKey: 'e', expiresAt: now + 900_000, retainUntil: now + 900_000 + 86_400_000, usedAt: null };
+    assert.equal(await store.save(key, record, { now, revokeOthers: false }), true);
     const ttl = Number(server.cli('pttl', 'ttl:{abc}:l:d1').trim());
     assert.ok(ttl > 86_400_000 && ttl <= 900_000 + 86_400_000, `pttl ${ttl}`);
-    await store.redeem({ tag: 'abc', digest: 'd1' }, { now: now + 1, burnOthers: false });
-    const codesTtl = Number(server.cli('pttl', 'ttl:{abc}:e:e').trim());
-    assert.ok(codesTtl > 86_400_000, `the email's code hash expires too: ${codesTtl}`);
+    assert.equal(server.cli('exists', 'ttl:{abc}:e:e').trim(), '0', 'an outstanding link is one key: no email state until it is needed');
+    await store.redeem(key, { now: now + 1, burnOthers: true, linkTtlMs: 900_000 });
+    const stateTtl = Number(server.cli('pttl', 'ttl:{abc}:e:e').trim());
+    assert.ok(stateTtl > 890_000 && stateTtl <= 900_000, `the email's state outlives its links, then expires: ${stateTtl}`);
     assert.equal(Number(server.cli('pttl', 'ttl:{abc}:l:d1').trim()) > 86_400_000, true, 'redeem keeps the TTL');
     client.disconnect();
   });

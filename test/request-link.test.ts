@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { MemoryTokenStore, type TokenStore } from '../src/index.js';
 import { createTestApp, detailsOf, expectError, START } from './helpers/test-app.js';
 
 const post = (app: Parameters<typeof request>[0], body: unknown) =>
@@ -24,7 +25,7 @@ describe('POST /v1/auth/magic-link', () => {
     assert.equal(outbox.length, 1);
     assert.equal(outbox[0]!.to, 'alice@example.com');
     assert.equal(outbox[0]!.expiresAt.getTime(), START + 900_000);
-    assert.match(outbox[0]!.url, /^http:\/\/app\.test\/auth\/magic-link\/confirm\?token=[A-Za-z0-9_-]{43}$/);
+    assert.match(outbox[0]!.url, /^http:\/\/app\.test\/auth\/magic-link\/confirm\?token=[A-Za-z0-9_-]{46}$/);
   });
 
   it('gives the same answer for an address with and without an account', async () => {
@@ -45,12 +46,12 @@ describe('POST /v1/auth/magic-link', () => {
     assert.equal(outbox[1]!.to, 'jos\u00e9@xn--bcher-kva.example');
   });
 
-  it('issues a distinct 43-character token for every request', async () => {
+  it('issues a distinct 46-character token for every request', async () => {
     const { app, outbox, tokenOf } = createTestApp();
     for (let i = 0; i < 3; i++) await post(app, { email: 'alice@example.com' });
     const tokens = outbox.map((_, i) => tokenOf(i));
     assert.equal(new Set(tokens).size, 3);
-    for (const token of tokens) assert.equal(token.length, 43);
+    for (const token of tokens) assert.equal(token.length, 46);
     // One email's tokens share their hash-tag prefix (Redis Cluster slot); the rest is random.
     assert.equal(new Set(tokens.map((t) => t.slice(0, 3))).size, 1);
   });
@@ -160,6 +161,49 @@ describe('POST /v1/auth/magic-link', () => {
       const res = await post(app, { email: 'alice@example.com', redirect: 5 });
       expectError(res, 'validation_error');
       assert.equal(detailsOf(res)[0]!.type, 'string_type');
+    });
+  });
+
+  describe('code collisions', () => {
+    /** A memory store whose save answers "id taken" while `refusals` lasts, as it would on a collision. */
+    function refusingStore(refusals: { left: number }): TokenStore & { saves: number } {
+      const inner = new MemoryTokenStore();
+      const store = {
+        saves: 0,
+        save: async (...args: Parameters<TokenStore['save']>) => {
+          store.saves++;
+          if (refusals.left-- > 0) return false;
+          return inner.save(...args);
+        },
+        peek: inner.peek.bind(inner),
+        redeem: inner.redeem.bind(inner),
+        exchange: inner.exchange.bind(inner),
+        delete: inner.delete.bind(inner),
+      };
+      return store;
+    }
+
+    it('a refused code is redrawn: the mail carries the code and link that were stored, and both work', async () => {
+      const store = refusingStore({ left: 3 });
+      const { app, outbox, tokenOf, codeOf } = createTestApp({ store });
+      assert.equal((await post(app, { email: 'alice@example.com' })).status, 202);
+      assert.equal(store.saves, 4);
+      assert.equal(outbox.length, 1);
+      const exchange = await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: codeOf() });
+      assert.equal(exchange.status, 200, JSON.stringify(exchange.body));
+      assert.equal(await post(app, { email: 'alice@example.com' }).then((r) => r.status), 202);
+      const verify = await request(app).post('/v1/auth/verify').send({ token: tokenOf() });
+      assert.equal(verify.status, 200, JSON.stringify(verify.body));
+    });
+
+    it('a store that refuses every draw → service_unavailable, no mail, and the email point refunded', async () => {
+      const refusals = { left: Number.POSITIVE_INFINITY };
+      const { app, outbox } = createTestApp({ store: refusingStore(refusals), limits: { linkRequestsPerEmail: 1 } });
+      expectError(await post(app, { email: 'alice@example.com' }), 'service_unavailable', 5);
+      assert.equal(outbox.length, 0);
+      refusals.left = 0;
+      // Budget of one: the refund is what lets this request through.
+      assert.equal((await post(app, { email: 'alice@example.com' })).status, 202);
     });
   });
 

@@ -59,7 +59,7 @@ describe('MagicLinkStrategy', () => {
 
   it('an unknown token → exactly one fail with a MagicLinkError and its status', async () => {
     const { strategy } = setup(async () => ({}));
-    const outcomes = await runStrategy(strategy, { token: 'A'.repeat(43) });
+    const outcomes = await runStrategy(strategy, { token: 'A'.repeat(46) });
     assert.equal(outcomes.length, 1);
     assert.equal(outcomes[0]!.kind, 'fail');
     const [challenge, status] = outcomes[0]!.args as [MagicLinkError, number];

@@ -58,7 +58,7 @@ describe('POST /v1/auth/verify', () => {
     const { app, tokenOf } = createTestApp();
     await requestLink(app);
     const token = tokenOf();
-    for (const bad of ['A'.repeat(43), token.slice(0, 42), `${token}A`, `${token.slice(0, 42)}!`, token.replace(/.$/, '+'), '']) {
+    for (const bad of ['A'.repeat(46), token.slice(0, 45), `${token}A`, `${token.slice(0, 45)}!`, token.replace(/.$/, '+'), '']) {
       expectError(await verify(app, bad), 'magic_link_not_found');
     }
     assert.equal((await verify(app, token)).status, 200, 'failed guesses do not burn the real token');

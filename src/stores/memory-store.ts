@@ -21,9 +21,22 @@ export interface MemoryTokenStoreOptions {
   now?: () => number;
 }
 
-interface CodeEntry {
-  code: string;
+/** A link as held: the record, its token check, and the email's state when it was saved. */
+interface Entry {
+  record: TokenRecord;
+  readonly check: string;
+  /** The email's generation at save: a later sign-in or revoke bumps it and so burns this link. */
+  readonly generation: number;
+  /** The email's wrong-code count at save: the code dies once the count has grown by `maxFailures`. */
+  readonly failures: number;
+}
+
+/** One email's policy state, kept only once it has any (a sign-in, a revoke or a wrong code). */
+interface EmailState {
+  generation: number;
   failures: number;
+  /** It must outlive every link that compares against it. */
+  until: number;
 }
 
 const WHERE = 'MemoryTokenStore';
@@ -31,9 +44,10 @@ let warnedAboutProduction = false;
 
 // No method awaits between reading and writing, so within one process each one is atomic.
 export class MemoryTokenStore implements TokenStore {
-  readonly #links = new Map<string, TokenRecord>();
-  /** emailKey → (link digest → its code): the email's outstanding sign-ins. */
-  readonly #codes = new Map<string, Map<string, CodeEntry>>();
+  /** `<tag>:<id>` → link, in insertion order (oldest first). */
+  readonly #links = new Map<string, Entry>();
+  /** emailKey → its policy state. */
+  readonly #emails = new Map<string, EmailState>();
   readonly #maxRecords: number;
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
@@ -62,79 +76,68 @@ export class MemoryTokenStore implements TokenStore {
     return this.#links.size;
   }
 
-  async save(key: TokenKey, record: TokenRecord, { now, codeDigest, revokeOthers }: SaveOptions): Promise<void> {
+  async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
+    const id = idOf(key.tag, key.id);
+    if (this.#live(id, now)) return false;
     if (this.#links.size >= this.#maxRecords) this.prune(now);
     // Map iteration is insertion order, so the first links are the oldest.
     for (const oldest of this.#links.keys()) {
       if (this.#links.size < this.#maxRecords) break;
-      this.#forget(oldest);
+      this.#links.delete(oldest);
     }
-    if (revokeOthers) this.#expireOthers(record.emailKey, key.digest, now);
-    this.#links.set(key.digest, { ...record });
-    let codes = this.#codes.get(record.emailKey);
-    if (!codes) this.#codes.set(record.emailKey, (codes = new Map()));
-    codes.set(key.digest, { code: codeDigest, failures: 0 });
+    let state = this.#state(record.emailKey, now);
+    if (revokeOthers) state = this.#bump(record.emailKey, 'generation', now, record.expiresAt);
+    else if (state) state.until = Math.max(state.until, record.expiresAt);
+    this.#links.set(id, { record: { ...record }, check: key.check, generation: state?.generation ?? 0, failures: state?.failures ?? 0 });
+    return true;
   }
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
-    const record = this.#live(key.digest, now);
-    return record ? { ...record } : null;
+    const entry = this.#checked(key, now);
+    if (!entry) return null;
+    const { record } = entry;
+    return record.usedAt === null && now < record.expiresAt && this.#burnt(entry, now) ? { ...record, expiresAt: now } : { ...record };
   }
 
-  async redeem(key: TokenKey, { now, burnOthers }: RedeemOptions): Promise<RedeemResult> {
-    const record = this.#live(key.digest, now);
-    if (!record) return { status: 'not_found' };
-    if (record.usedAt !== null) return { status: 'already_used' };
-    if (now >= record.expiresAt) return { status: 'expired' };
-    const redeemed = { ...record, usedAt: now };
-    this.#links.set(key.digest, redeemed);
-    if (burnOthers) this.#expireOthers(record.emailKey, key.digest, now);
-    return { status: 'redeemed', record: { ...redeemed } };
+  async redeem(key: TokenKey, { now, burnOthers, linkTtlMs }: RedeemOptions): Promise<RedeemResult> {
+    const entry = this.#checked(key, now);
+    if (!entry) return { status: 'not_found' };
+    if (entry.record.usedAt !== null) return { status: 'already_used' };
+    if (now >= entry.record.expiresAt || this.#burnt(entry, now)) return { status: 'expired' };
+    this.#use(entry, now, burnOthers, linkTtlMs);
+    return { status: 'redeemed', record: { ...entry.record } };
   }
 
-  async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
-    const codes = this.#codes.get(email.digest);
-    if (!codes) return { status: 'not_found', wrong: true };
-    let matched: 'dead' | 'used' | undefined;
-    for (const [digest, entry] of codes) {
-      if (entry.code !== codeDigest) continue;
-      const record = this.#live(digest, now);
-      // The per-code kill comes first: a dead code is not found, even when it was right.
-      if (!record || entry.failures >= maxFailures) {
-        matched ??= 'dead';
-      } else if (record.usedAt !== null) {
-        matched = 'used';
-      } else if (now >= record.expiresAt) {
-        matched ??= 'dead';
-      } else {
-        this.#links.set(digest, { ...record, usedAt: now });
-        if (burnOthers) this.#expireOthers(email.digest, digest, now);
-        return { status: 'redeemed' };
-      }
+  async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
+    const entry = this.#live(idOf(email.tag, codeDigest), now);
+    if (!entry || entry.record.emailKey !== email.digest) {
+      // A wrong code is a wrong try for every code the email still has.
+      this.#bump(email.digest, 'failures', now, now + linkTtlMs);
+      return { status: 'not_found', wrong: true };
     }
-    if (matched === 'used') return { status: 'already_used' };
-    if (matched === 'dead') return { status: 'not_found', wrong: false };
-    // A wrong code is a wrong try for every code the email still has.
-    for (const [digest, entry] of codes) {
-      const record = this.#live(digest, now);
-      if (record && record.usedAt === null && now < record.expiresAt) entry.failures++;
-    }
-    return { status: 'not_found', wrong: true };
+    // The per-code kill comes first: a dead code is not found, even when it was right.
+    const failures = this.#state(email.digest, now)?.failures ?? 0;
+    if (failures - entry.failures >= maxFailures) return { status: 'not_found', wrong: false };
+    if (entry.record.usedAt !== null) return { status: 'already_used' };
+    if (now >= entry.record.expiresAt || this.#burnt(entry, now)) return { status: 'not_found', wrong: false };
+    this.#use(entry, now, burnOthers, linkTtlMs);
+    return { status: 'redeemed' };
   }
 
   async delete(key: TokenKey): Promise<void> {
-    this.#forget(key.digest);
+    this.#links.delete(idOf(key.tag, key.id));
   }
 
-  /** Drops records past their retention; returns how many links went. Runs on a timer too. */
+  /** Drops records past their retention (and spent email state); returns how many links went. Runs on a timer too. */
   prune(now: number = this.#now()): number {
     let removed = 0;
-    for (const [digest, record] of this.#links) {
+    for (const [id, { record }] of this.#links) {
       if (record.retainUntil <= now) {
-        this.#forget(digest);
+        this.#links.delete(id);
         removed++;
       }
     }
+    for (const [emailKey, state] of this.#emails) if (state.until <= now) this.#emails.delete(emailKey);
     return removed;
   }
 
@@ -143,27 +146,47 @@ export class MemoryTokenStore implements TokenStore {
     clearInterval(this.#timer);
   }
 
-  #live(digest: string, now: number): TokenRecord | undefined {
-    const record = this.#links.get(digest);
-    if (record && record.retainUntil <= now) {
-      this.#forget(digest);
+  #live(id: string, now: number): Entry | undefined {
+    const entry = this.#links.get(id);
+    if (entry && entry.record.retainUntil <= now) {
+      this.#links.delete(id);
       return undefined;
     }
-    return record;
+    return entry;
   }
 
-  #expireOthers(emailKey: string, except: string, now: number): void {
-    for (const digest of this.#codes.get(emailKey)?.keys() ?? []) {
-      const record = digest === except ? undefined : this.#live(digest, now);
-      if (record && record.usedAt === null && now < record.expiresAt) this.#links.set(digest, { ...record, expiresAt: now });
+  #checked(key: TokenKey, now: number): Entry | undefined {
+    const entry = this.#live(idOf(key.tag, key.id), now);
+    return entry?.check === key.check ? entry : undefined;
+  }
+
+  #state(emailKey: string, now: number): EmailState | undefined {
+    const state = this.#emails.get(emailKey);
+    if (state && state.until <= now) {
+      this.#emails.delete(emailKey);
+      return undefined;
     }
+    return state;
   }
 
-  #forget(digest: string): void {
-    const record = this.#links.get(digest);
-    this.#links.delete(digest);
-    const codes = record && this.#codes.get(record.emailKey);
-    codes?.delete(digest);
-    if (codes?.size === 0) this.#codes.delete(record!.emailKey);
+  /** Adds one to the email's generation or wrong-code count, keeping the state at least until `until`. */
+  #bump(emailKey: string, field: 'generation' | 'failures', now: number, until: number): EmailState {
+    let state = this.#state(emailKey, now);
+    if (!state) this.#emails.set(emailKey, (state = { generation: 0, failures: 0, until }));
+    state[field]++;
+    state.until = Math.max(state.until, until);
+    return state;
+  }
+
+  #burnt(entry: Entry, now: number): boolean {
+    return entry.generation < (this.#state(entry.record.emailKey, now)?.generation ?? 0);
+  }
+
+  #use(entry: Entry, now: number, burnOthers: boolean, linkTtlMs: number): void {
+    entry.record = { ...entry.record, usedAt: now };
+    // A new generation burns every other link the email has, however many there are, in O(1).
+    if (burnOthers) this.#bump(entry.record.emailKey, 'generation', now, now + linkTtlMs);
   }
 }
+
+const idOf = (tag: string, id: string): string => `${tag}:${id}`;

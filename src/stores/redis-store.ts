@@ -1,6 +1,6 @@
-// Token store on Redis: a small hash per link and one per email's outstanding codes. Every operation
-// is one Lua script; every key a script touches carries the email's hash tag, so on Redis Cluster
-// they all sit in one slot.
+// Token store on Redis: one small hash per link, plus a hash of policy state for an email once it
+// has any. Every operation is one Lua script (or one command); every key a script touches carries
+// the email's hash tag, so on Redis Cluster they all sit in one slot.
 import { assertKnownKeys, assertWholeNumber, describe, dropUndefined } from '../option-checks.js';
 import type { TokenKey } from '../tokens.js';
 import type {
@@ -22,103 +22,111 @@ export interface RedisTokenStoreOptions {
   readyTimeoutMs?: number;
 }
 
-// Link hash `<prefix>{tag}:l:<digest>`: s sealed payload, e email key, x expires, r retain until,
-// u used (absent while unused); times are milliseconds in base 36.
-// Code hash `<prefix>{tag}:e:<email key>`: one field per outstanding link, "<code digest>:<failures>".
-// Expires the email's other live links (so their codes die with them); drops entries of vanished links.
-const EXPIRE_OTHERS = `
-local function expire_others(codes, except, now, now36, link_prefix)
-  for _, digest in ipairs(redis.call('HKEYS', codes)) do
-    if digest ~= except then
-      local link = link_prefix .. digest
-      local o = redis.call('HMGET', link, 'x', 'u')
-      if not o[1] then redis.call('HDEL', codes, digest)
-      elseif not o[2] and now < tonumber(o[1], 36) then redis.call('HSET', link, 'x', now36) end
-    end
-  end
+// Link hash `<prefix>{tag}:l:<id>`, the id being the code's digest: s sealed payload, e email key,
+// t "<expires>:<retain until>" (ms in base 36; one field, as every byte counts when a link is
+// outstanding), k token check; g and f the email's generation and wrong-code count when it was
+// saved (absent while 0); u used at (absent while unused).
+// Email state `<prefix>{tag}:e:<email key>`, only once there is any: g generation (a sign-in or a
+// revoke adds one, burning every link saved before), f wrong codes. It is kept at least as long
+// as any link that compares against it can still work, so an outstanding link costs one key.
+const HELPERS = `
+local function keep(state, ms)
+  if redis.call('PTTL', state) < ms then redis.call('PEXPIRE', state, ms) end
+end
+local function burnt(state, g)
+  return tonumber(g or '0') < tonumber(redis.call('HGET', state, 'g') or '0')
+end
+local function times(t)
+  local sep = string.find(t, ':', 1, true)
+  return tonumber(string.sub(t, 1, sep - 1), 36), tonumber(string.sub(t, sep + 1), 36)
 end
 `;
 
-// KEYS: link, codes. ARGV: sealed, email key, x, r, ttl ms, digest, code digest, revoke, now, link prefix.
-const SAVE_SCRIPT = `${EXPIRE_OTHERS}
-if ARGV[8] == '1' then expire_others(KEYS[2], ARGV[6], tonumber(ARGV[9], 36), ARGV[9], ARGV[10]) end
-redis.call('HSET', KEYS[1], 's', ARGV[1], 'e', ARGV[2], 'x', ARGV[3], 'r', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('HSET', KEYS[2], ARGV[6], ARGV[7] .. ':0')
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+// KEYS: link, state. ARGV: sealed, email key, times, retain ms, check, revoke, now, valid ms.
+// 0 when the id is taken by a record still retained, else 1.
+const SAVE_SCRIPT = `${HELPERS}
+local t = redis.call('HGET', KEYS[1], 't')
+if t then
+  local _, retain = times(t)
+  if tonumber(ARGV[7], 36) < retain then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+local st = redis.call('HMGET', KEYS[2], 'g', 'f')
+local g, f = st[1], st[2]
+if ARGV[6] == '1' then g = tostring(redis.call('HINCRBY', KEYS[2], 'g', 1)) end
+local fields = {'s', ARGV[1], 'e', ARGV[2], 't', ARGV[3], 'k', ARGV[5]}
+if g then table.insert(fields, 'g'); table.insert(fields, g) end
+if f then table.insert(fields, 'f'); table.insert(fields, f) end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if g or f then keep(KEYS[2], tonumber(ARGV[8])) end
 return 1`;
 
-// KEYS: link. ARGV: now, burn, code-hash prefix, link prefix, digest.
-// {0} not found, {2} already used, {3} expired, or {1, s, e, x, r} after marking it used.
-const REDEEM_SCRIPT = `${EXPIRE_OTHERS}
-local v = redis.call('HMGET', KEYS[1], 's', 'e', 'x', 'r', 'u')
+// KEYS: link. ARGV: now, state-key prefix, check. {} when absent, else {s, e, t, u or '', burnt}.
+const PEEK_SCRIPT = `${HELPERS}
+local v = redis.call('HMGET', KEYS[1], 's', 'e', 't', 'u', 'k', 'g')
+if not v[1] or v[5] ~= ARGV[3] then return {} end
+local _, retain = times(v[3])
+if tonumber(ARGV[1], 36) >= retain then return {} end
+return {v[1], v[2], v[3], v[4] or '', burnt(ARGV[2] .. v[2], v[6]) and 1 or 0}`;
+
+// KEYS: link. ARGV: now, burn, state-key prefix, check, link ttl ms.
+// {0} not found, {2} already used, {3} expired or burnt, or {1, s, e, t} after marking it used.
+const REDEEM_SCRIPT = `${HELPERS}
+local v = redis.call('HMGET', KEYS[1], 's', 'e', 't', 'u', 'k', 'g')
+if not v[1] or v[5] ~= ARGV[4] then return {0} end
 local now = tonumber(ARGV[1], 36)
-if not v[1] or now >= tonumber(v[4], 36) then return {0} end
-if v[5] then return {2} end
-if now >= tonumber(v[3], 36) then return {3} end
+local expires, retain = times(v[3])
+if now >= retain then return {0} end
+if v[4] then return {2} end
+local state = ARGV[3] .. v[2]
+if now >= expires or burnt(state, v[6]) then return {3} end
 redis.call('HSET', KEYS[1], 'u', ARGV[1])
-if ARGV[2] == '1' then expire_others(ARGV[3] .. v[2], ARGV[5], now, ARGV[1], ARGV[4]) end
-return {1, v[1], v[2], v[3], v[4]}`;
-
-// KEYS: codes. ARGV: code digest, now, burn, max failures, link prefix.
-// 1 redeemed, 2 already used, 3 dead or expired, 0 wrong (a failure counted on every live code).
-const EXCHANGE_SCRIPT = `${EXPIRE_OTHERS}
-local now = tonumber(ARGV[2], 36)
-local max_failures = tonumber(ARGV[4])
-local entries = redis.call('HGETALL', KEYS[1])
-local matched = nil
-for i = 1, #entries, 2 do
-  local value = entries[i + 1]
-  local sep = string.find(value, ':', 1, true)
-  if string.sub(value, 1, sep - 1) == ARGV[1] then
-    local link = ARGV[5] .. entries[i]
-    local v = redis.call('HMGET', link, 'x', 'r', 'u')
-    if not v[1] or now >= tonumber(v[2], 36) or tonumber(string.sub(value, sep + 1)) >= max_failures then
-      matched = matched or 'dead'
-    elseif v[3] then
-      matched = 'used'
-    elseif now >= tonumber(v[1], 36) then
-      matched = matched or 'dead'
-    else
-      redis.call('HSET', link, 'u', ARGV[2])
-      if ARGV[3] == '1' then expire_others(KEYS[1], entries[i], now, ARGV[2], ARGV[5]) end
-      return 1
-    end
-  end
+if ARGV[2] == '1' then
+  redis.call('HINCRBY', state, 'g', 1)
+  keep(state, tonumber(ARGV[5]))
 end
-if matched == 'used' then return 2 end
-if matched == 'dead' then return 3 end
-for i = 1, #entries, 2 do
-  local v = redis.call('HMGET', ARGV[5] .. entries[i], 'x', 'u')
-  if not v[1] then
-    redis.call('HDEL', KEYS[1], entries[i])
-  elseif not v[2] and now < tonumber(v[1], 36) then
-    local value = entries[i + 1]
-    local sep = string.find(value, ':', 1, true)
-    redis.call('HSET', KEYS[1], entries[i], string.sub(value, 1, sep) .. (tonumber(string.sub(value, sep + 1)) + 1))
-  end
-end
-return 0`;
+return {1, v[1], v[2], v[3]}`;
 
-// KEYS: link. ARGV: code-hash prefix, digest.
-const DELETE_SCRIPT = `
-local e = redis.call('HGET', KEYS[1], 'e')
-redis.call('DEL', KEYS[1])
-if e then redis.call('HDEL', ARGV[1] .. e, ARGV[2]) end
+// KEYS: link (by code digest), state. ARGV: now, burn, max failures, email key, link ttl ms.
+// 1 redeemed, 2 already used, 3 dead or expired, 0 wrong (counted against all the email's codes).
+const EXCHANGE_SCRIPT = `${HELPERS}
+local now = tonumber(ARGV[1], 36)
+local v = redis.call('HMGET', KEYS[1], 'e', 't', 'u', 'g', 'f')
+local expires, retain = 0, 0
+if v[2] then expires, retain = times(v[2]) end
+if not v[1] or v[1] ~= ARGV[4] or now >= retain then
+  redis.call('HINCRBY', KEYS[2], 'f', 1)
+  keep(KEYS[2], tonumber(ARGV[5]))
+  return 0
+end
+local st = redis.call('HMGET', KEYS[2], 'g', 'f')
+if tonumber(st[2] or '0') - tonumber(v[5] or '0') >= tonumber(ARGV[3]) then return 3 end
+if v[3] then return 2 end
+if now >= expires or tonumber(v[4] or '0') < tonumber(st[1] or '0') then return 3 end
+redis.call('HSET', KEYS[1], 'u', ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('HINCRBY', KEYS[2], 'g', 1)
+  keep(KEYS[2], tonumber(ARGV[5]))
+end
 return 1`;
 
 // Named after the script version, so stores with other prefixes on one client share the definition.
 const COMMANDS = {
-  save: ['expressMagicLinkSave3', SAVE_SCRIPT],
-  redeem: ['expressMagicLinkRedeem3', REDEEM_SCRIPT],
-  exchange: ['expressMagicLinkExchange3', EXCHANGE_SCRIPT],
-  delete: ['expressMagicLinkDelete3', DELETE_SCRIPT],
+  save: ['expressMagicLinkSave4', SAVE_SCRIPT, 2],
+  peek: ['expressMagicLinkPeek4', PEEK_SCRIPT, 1],
+  redeem: ['expressMagicLinkRedeem4', REDEEM_SCRIPT, 1],
+  exchange: ['expressMagicLinkExchange4', EXCHANGE_SCRIPT, 2],
 } as const;
 
 type ScriptCommand = (...keysThenArgs: string[]) => Promise<unknown>;
 
 const toBase36 = (ms: number): string => ms.toString(36);
 const fromBase36 = (text: string): number => parseInt(text, 36);
+const fromTimes = (times: string): [expiresAt: number, retainUntil: number] => {
+  const sep = times.indexOf(':');
+  return [fromBase36(times.slice(0, sep)), fromBase36(times.slice(sep + 1))];
+};
 const flag = (on: boolean): string => (on ? '1' : '0');
 
 /** Keeps links in Redis so that every process of an app shares them; pass an ioredis `Redis` or `Cluster`. */
@@ -143,57 +151,54 @@ export class RedisTokenStore implements TokenStore {
     this.#prefix = given.keyPrefix ?? 'ml:';
     this.#readyTimeoutMs = given.readyTimeoutMs ?? 500;
     // defineCommand loads each script once and runs it by SHA (EVALSHA, EVAL after a NOSCRIPT).
-    for (const [name, lua] of Object.values(COMMANDS)) {
-      client.defineCommand(name, { numberOfKeys: name === COMMANDS.save[0] ? 2 : 1, lua });
-    }
+    for (const [name, lua, numberOfKeys] of Object.values(COMMANDS)) client.defineCommand(name, { numberOfKeys, lua });
   }
 
   /** The Redis key of a link: the `{tag}` hash tag keeps one email's keys in one cluster slot. */
-  keyOf(key: TokenKey): string {
-    return `${this.#linkPrefix(key.tag)}${key.digest}`;
+  keyOf(key: Pick<TokenKey, 'tag' | 'id'>): string {
+    return `${this.#prefix}{${key.tag}}:l:${key.id}`;
   }
 
-  async save(key: TokenKey, record: TokenRecord, { now, codeDigest, revokeOthers }: SaveOptions): Promise<void> {
-    // Redis expires the keys on its own clock; `r` keeps the app's notion of the same moment.
-    const ttlMs = Math.max(1, record.retainUntil - now);
-    await this.#run(
+  async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
+    // Redis expires the key on its own clock; `t` keeps the app's notion of the same moment.
+    const saved = await this.#run(
       'save',
       this.keyOf(key),
-      this.#codesKey(key.tag, record.emailKey),
+      this.#stateKey(key.tag, record.emailKey),
       record.sealed,
       record.emailKey,
-      toBase36(record.expiresAt),
-      toBase36(record.retainUntil),
-      String(ttlMs),
-      key.digest,
-      codeDigest,
+      `${toBase36(record.expiresAt)}:${toBase36(record.retainUntil)}`,
+      String(Math.max(1, record.retainUntil - now)),
+      key.check,
       flag(revokeOthers),
       toBase36(now),
-      this.#linkPrefix(key.tag),
+      String(Math.max(1, record.expiresAt - now)),
     );
+    return Number(saved) === 1;
   }
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
-    await untilReady(this.#client, this.#readyTimeoutMs);
-    const [sealed, emailKey, expires, retain, used] = await this.#client.hmget(this.keyOf(key), 's', 'e', 'x', 'r', 'u');
-    if (!sealed || !emailKey || !expires || !retain || now >= fromBase36(retain)) return null;
-    return { sealed, emailKey, expiresAt: fromBase36(expires), retainUntil: fromBase36(retain), usedAt: used ? fromBase36(used) : null };
+    const reply = (await this.#run('peek', this.keyOf(key), toBase36(now), this.#statePrefix(key.tag), key.check)) as [string, string, string, string, number] | [];
+    if (reply.length === 0) return null;
+    const [sealed, emailKey, times, used, burnt] = reply;
+    const usedAt = used ? fromBase36(used) : null;
+    const [expiresAt, retainUntil] = fromTimes(times);
+    // A burnt link stopped working when the email signed in elsewhere: it reads as expired now.
+    return { sealed, emailKey, expiresAt: usedAt === null && burnt === 1 && now < expiresAt ? now : expiresAt, retainUntil, usedAt };
   }
 
-  async redeem(key: TokenKey, { now, burnOthers }: RedeemOptions): Promise<RedeemResult> {
-    const reply = (await this.#run('redeem', this.keyOf(key), toBase36(now), flag(burnOthers), this.#codesPrefix(key.tag), this.#linkPrefix(key.tag), key.digest)) as [
+  async redeem(key: TokenKey, { now, burnOthers, linkTtlMs }: RedeemOptions): Promise<RedeemResult> {
+    const reply = (await this.#run('redeem', this.keyOf(key), toBase36(now), flag(burnOthers), this.#statePrefix(key.tag), key.check, String(linkTtlMs))) as [
       number,
-      string?,
       string?,
       string?,
       string?,
     ];
     switch (reply[0]) {
-      case 1:
-        return {
-          status: 'redeemed',
-          record: { sealed: reply[1]!, emailKey: reply[2]!, expiresAt: fromBase36(reply[3]!), retainUntil: fromBase36(reply[4]!), usedAt: now },
-        };
+      case 1: {
+        const [expiresAt, retainUntil] = fromTimes(reply[3]!);
+        return { status: 'redeemed', record: { sealed: reply[1]!, emailKey: reply[2]!, expiresAt, retainUntil, usedAt: now } };
+      }
       case 2:
         return { status: 'already_used' };
       case 3:
@@ -203,9 +208,18 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
-  async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
+  async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
     const reply = Number(
-      await this.#run('exchange', this.#codesKey(email.tag, email.digest), codeDigest, toBase36(now), flag(burnOthers), String(maxFailures), this.#linkPrefix(email.tag)),
+      await this.#run(
+        'exchange',
+        this.keyOf({ tag: email.tag, id: codeDigest }),
+        this.#stateKey(email.tag, email.digest),
+        toBase36(now),
+        flag(burnOthers),
+        String(maxFailures),
+        email.digest,
+        String(linkTtlMs),
+      ),
     );
     if (reply === 1) return { status: 'redeemed' };
     if (reply === 2) return { status: 'already_used' };
@@ -213,19 +227,16 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async delete(key: TokenKey): Promise<void> {
-    await this.#run('delete', this.keyOf(key), this.#codesPrefix(key.tag), key.digest);
+    await untilReady(this.#client, this.#readyTimeoutMs);
+    await this.#client.del(this.keyOf(key));
   }
 
-  #linkPrefix(tag: string): string {
-    return `${this.#prefix}{${tag}}:l:`;
-  }
-
-  #codesPrefix(tag: string): string {
+  #statePrefix(tag: string): string {
     return `${this.#prefix}{${tag}}:e:`;
   }
 
-  #codesKey(tag: string, emailKey: string): string {
-    return `${this.#codesPrefix(tag)}${emailKey}`;
+  #stateKey(tag: string, emailKey: string): string {
+    return `${this.#statePrefix(tag)}${emailKey}`;
   }
 
   async #run(command: keyof typeof COMMANDS, ...keysThenArgs: string[]): Promise<unknown> {

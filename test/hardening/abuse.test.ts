@@ -78,8 +78,8 @@ describe('abuse: dodging the limits', () => {
     const { app, tokenOf } = createTestApp({ limits: { failedVerifiesPerIp: 2 } });
     await link(app, 'alice@example.com');
     const valid = tokenOf();
-    for (let i = 0; i < 2; i++) expectError(await request(app).post('/v1/auth/verify').send({ token: 'B'.repeat(43) }), 'magic_link_not_found');
-    expectError(await request(app).post('/v1/auth/verify').send({ token: 'C'.repeat(43) }), 'magic_link_ip_limit_exceeded', 3600);
+    for (let i = 0; i < 2; i++) expectError(await request(app).post('/v1/auth/verify').send({ token: 'B'.repeat(46) }), 'magic_link_not_found');
+    expectError(await request(app).post('/v1/auth/verify').send({ token: 'C'.repeat(46) }), 'magic_link_ip_limit_exceeded', 3600);
     expectError(await request(app).post('/v1/auth/verify').send({ token: valid }), 'magic_link_ip_limit_exceeded', 'any');
     const form = await request(app).post('/auth/magic-link/confirm').type('form').send({ token: valid });
     assert.equal(form.status, 429);

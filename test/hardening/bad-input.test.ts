@@ -7,7 +7,7 @@ import type { ErrorCode } from '../../src/index.js';
 
 const ENDPOINTS = [
   { path: '/v1/auth/magic-link', field: 'email', valid: 'alice@example.com' },
-  { path: '/v1/auth/verify', field: 'token', valid: 'A'.repeat(43) },
+  { path: '/v1/auth/verify', field: 'token', valid: 'A'.repeat(46) },
   { path: '/v1/auth/exchange', field: 'code', valid: '123456' },
 ] as const;
 

@@ -13,14 +13,14 @@ describe('host-header injection', () => {
         .set('X-Forwarded-Host', 'evil2.example')
         .set('X-Forwarded-Proto', 'https')
         .send({ email: 'alice@example.com' });
-      assert.match(outbox[0]!.url, /^http:\/\/app\.test\/auth\/magic-link\/confirm\?token=[A-Za-z0-9_-]{43}$/);
+      assert.match(outbox[0]!.url, /^http:\/\/app\.test\/auth\/magic-link\/confirm\?token=[A-Za-z0-9_-]{46}$/);
     });
   }
 
   it('a baseUrl with a path prefix and a custom confirmPath shape the link', async () => {
     const { app, outbox } = createTestApp({ baseUrl: 'https://example.com/app/', confirmPath: '/login/confirm' });
     await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
-    assert.match(outbox[0]!.url, /^https:\/\/example\.com\/app\/login\/confirm\?token=[A-Za-z0-9_-]{43}$/);
+    assert.match(outbox[0]!.url, /^https:\/\/example\.com\/app\/login\/confirm\?token=[A-Za-z0-9_-]{46}$/);
   });
 
   it('the confirm page links and redirects stay on relative paths, whatever the Host', async () => {

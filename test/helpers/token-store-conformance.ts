@@ -16,16 +16,18 @@ function newEmail(): EmailKey {
   return { tag: random(3).slice(0, 3), digest: random(16).slice(0, 22) };
 }
 
-function newLink(email: EmailKey, overrides: Partial<TokenRecord> = {}): { key: TokenKey; record: TokenRecord } {
+/** A link whose code digest (and so record id) is `code`. */
+function newLink(email: EmailKey, code = random(8), overrides: Partial<TokenRecord> = {}): { key: TokenKey; record: TokenRecord } {
   return {
-    key: { tag: email.tag, digest: random(16) },
+    key: { tag: email.tag, id: code, check: random(8) },
     record: { sealed: random(40), emailKey: email.digest, expiresAt: T0 + 900_000, retainUntil: T0 + 3_600_000, usedAt: null, ...overrides },
   };
 }
 
-const saveOptions = (codeDigest = random(8), revokeOthers = false) => ({ now: T0, codeDigest, revokeOthers });
-const at = (now: number, burnOthers = false) => ({ now, burnOthers });
-const tries = (now: number, burnOthers = false) => ({ now, burnOthers, maxFailures: 5 });
+const LINK_TTL = 900_000;
+const saveOptions = (revokeOthers = false, now = T0) => ({ now, revokeOthers });
+const at = (now: number, burnOthers = false) => ({ now, burnOthers, linkTtlMs: LINK_TTL });
+const tries = (now: number, burnOthers = false) => ({ now, burnOthers, linkTtlMs: LINK_TTL, maxFailures: 5 });
 
 export function describeTokenStore(name: string, create: () => Promise<StoreUnderTest> | StoreUnderTest): void {
   describe(`TokenStore conformance: ${name}`, () => {
@@ -76,7 +78,7 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
       });
 
       it('after retainUntil a record reads as absent', async () => {
-        const { key, record } = newLink(newEmail(), { retainUntil: T0 + 1_000 });
+        const { key, record } = newLink(newEmail(), undefined, { retainUntil: T0 + 1_000 });
         await store.save(key, record, saveOptions());
         assert.notEqual(await store.peek(key, T0 + 999), null);
         assert.equal(await store.peek(key, T0 + 1_000), null);
@@ -85,8 +87,8 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
 
       it('delete forgets a link and its code', async () => {
         const email = newEmail();
-        const { key, record } = newLink(email);
-        await store.save(key, record, saveOptions('code-1'));
+        const { key, record } = newLink(email, 'code-1');
+        await store.save(key, record, saveOptions());
         await store.delete(key);
         assert.equal(await store.peek(key, T0), null);
         assert.deepEqual(await store.redeem(key, at(T0)), { status: 'not_found' });
@@ -104,6 +106,29 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
         assert.equal((await store.redeem(b.key, at(T0))).status, 'redeemed');
       });
 
+      it('save refuses an id the email already holds, storing nothing, until that record is past retention', async () => {
+        const email = newEmail();
+        const first = newLink(email, 'same');
+        const second = newLink(email, 'same');
+        assert.equal(await store.save(first.key, first.record, saveOptions()), true);
+        assert.equal(await store.save(second.key, second.record, saveOptions()), false);
+        assert.deepEqual(await store.peek(first.key, T0), first.record, 'the first record is untouched');
+        assert.equal(await store.peek(second.key, T0), null);
+        const later = T0 + 3_600_000; // past the first record's retention
+        const third = newLink(email, 'same', { expiresAt: later + 900_000, retainUntil: later + 3_600_000 });
+        assert.equal(await store.save(third.key, third.record, saveOptions(false, later)), true);
+        assert.equal((await store.redeem(third.key, at(later + 1))).status, 'redeemed');
+      });
+
+      it('a token whose check differs is not_found and consumes nothing', async () => {
+        const { key, record } = newLink(newEmail());
+        await store.save(key, record, saveOptions());
+        const forged = { ...key, check: random(8) };
+        assert.equal(await store.peek(forged, T0), null);
+        assert.deepEqual(await store.redeem(forged, at(T0 + 1)), { status: 'not_found' });
+        assert.equal((await store.redeem(key, at(T0 + 2))).status, 'redeemed');
+      });
+
       it('of 50 concurrent redeems of one link exactly one succeeds', async () => {
         const { key, record } = newLink(newEmail());
         await store.save(key, record, saveOptions());
@@ -116,8 +141,8 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
     describe('codes', () => {
       it('the right code redeems the sign-in once, and burns its link', async () => {
         const email = newEmail();
-        const { key, record } = newLink(email);
-        await store.save(key, record, saveOptions('right'));
+        const { key, record } = newLink(email, 'right');
+        await store.save(key, record, saveOptions());
         assert.deepEqual(await store.exchange(email, 'right', tries(T0 + 1)), { status: 'redeemed' });
         assert.deepEqual(await store.exchange(email, 'right', tries(T0 + 2)), { status: 'already_used' });
         assert.deepEqual(await store.redeem(key, at(T0 + 3)), { status: 'already_used' });
@@ -125,16 +150,16 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
 
       it('a redeemed link burns its code', async () => {
         const email = newEmail();
-        const { key, record } = newLink(email);
-        await store.save(key, record, saveOptions('right'));
+        const { key, record } = newLink(email, 'right');
+        await store.save(key, record, saveOptions());
         assert.equal((await store.redeem(key, at(T0 + 1))).status, 'redeemed');
         assert.deepEqual(await store.exchange(email, 'right', tries(T0 + 2)), { status: 'already_used' });
       });
 
       it('a wrong code is not_found and counted; after five wrong tries even the right code is not_found', async () => {
         const email = newEmail();
-        const { key, record } = newLink(email);
-        await store.save(key, record, saveOptions('right'));
+        const { key, record } = newLink(email, 'right');
+        await store.save(key, record, saveOptions());
         for (let i = 0; i < 5; i++) assert.deepEqual(await store.exchange(email, `wrong${i}`, tries(T0 + i)), { status: 'not_found', wrong: true });
         assert.deepEqual(await store.exchange(email, 'right', tries(T0 + 10)), { status: 'not_found', wrong: false });
         // The dead code does not take its link with it.
@@ -143,43 +168,43 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
 
       it('four wrong tries leave the right code working', async () => {
         const email = newEmail();
-        const { record, key } = newLink(email);
-        await store.save(key, record, saveOptions('right'));
+        const { record, key } = newLink(email, 'right');
+        await store.save(key, record, saveOptions());
         for (let i = 0; i < 4; i++) await store.exchange(email, `wrong${i}`, tries(T0));
         assert.deepEqual(await store.exchange(email, 'right', tries(T0)), { status: 'redeemed' });
       });
 
       it('an expired code is not_found, and not counted as a wrong try', async () => {
         const email = newEmail();
-        const { key, record } = newLink(email);
-        await store.save(key, record, saveOptions('right'));
+        const { key, record } = newLink(email, 'right');
+        await store.save(key, record, saveOptions());
         assert.deepEqual(await store.exchange(email, 'right', tries(T0 + 900_000)), { status: 'not_found', wrong: false });
       });
 
       it("another email's code does not match, and unknown emails are not_found", async () => {
         const alice = newEmail();
         const bob = newEmail();
-        const link = newLink(alice);
-        await store.save(link.key, link.record, saveOptions('same-digest'));
+        const link = newLink(alice, 'same-digest');
+        await store.save(link.key, link.record, saveOptions());
         assert.deepEqual(await store.exchange(bob, 'same-digest', tries(T0)), { status: 'not_found', wrong: true });
       });
 
       it('by default every outstanding code of an email works', async () => {
         const email = newEmail();
-        const first = newLink(email);
-        const second = newLink(email);
-        await store.save(first.key, first.record, saveOptions('one'));
-        await store.save(second.key, second.record, saveOptions('two'));
+        const first = newLink(email, 'one');
+        const second = newLink(email, 'two');
+        await store.save(first.key, first.record, saveOptions());
+        await store.save(second.key, second.record, saveOptions());
         assert.equal((await store.exchange(email, 'one', tries(T0))).status, 'redeemed');
         assert.equal((await store.exchange(email, 'two', tries(T0))).status, 'redeemed');
       });
 
       it('a wrong code counts against every live code of the email', async () => {
         const email = newEmail();
-        const first = newLink(email);
-        const second = newLink(email);
-        await store.save(first.key, first.record, saveOptions('one'));
-        await store.save(second.key, second.record, saveOptions('two'));
+        const first = newLink(email, 'one');
+        const second = newLink(email, 'two');
+        await store.save(first.key, first.record, saveOptions());
+        await store.save(second.key, second.record, saveOptions());
         for (let i = 0; i < 5; i++) await store.exchange(email, `wrong${i}`, tries(T0));
         assert.equal((await store.exchange(email, 'one', tries(T0))).status, 'not_found');
         assert.equal((await store.exchange(email, 'two', tries(T0))).status, 'not_found');
@@ -189,10 +214,10 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
     describe('outstanding-links policy', () => {
       it('revokeOthers on save expires the earlier links and their codes', async () => {
         const email = newEmail();
-        const first = newLink(email);
-        const second = newLink(email);
-        await store.save(first.key, first.record, saveOptions('one'));
-        await store.save(second.key, second.record, saveOptions('two', true));
+        const first = newLink(email, 'one');
+        const second = newLink(email, 'two');
+        await store.save(first.key, first.record, saveOptions());
+        await store.save(second.key, second.record, saveOptions(true));
         assert.deepEqual(await store.redeem(first.key, at(T0 + 1)), { status: 'expired' });
         assert.equal((await store.exchange(email, 'one', tries(T0 + 1))).status, 'not_found');
         assert.equal((await store.exchange(email, 'two', tries(T0 + 1))).status, 'redeemed');
@@ -200,17 +225,43 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
 
       it('burnOthers on a link redeem expires the other links and codes', async () => {
         const email = newEmail();
-        const links = [newLink(email), newLink(email), newLink(email)];
-        for (const [i, link] of links.entries()) await store.save(link.key, link.record, saveOptions(`code${i}`));
+        const links = [newLink(email, 'code0'), newLink(email, 'code1'), newLink(email, 'code2')];
+        for (const link of links) await store.save(link.key, link.record, saveOptions());
         assert.equal((await store.redeem(links[0]!.key, at(T0 + 1, true))).status, 'redeemed');
         assert.deepEqual(await store.redeem(links[1]!.key, at(T0 + 2)), { status: 'expired' });
         assert.equal((await store.exchange(email, 'code2', tries(T0 + 2))).status, 'not_found');
       });
 
+      it('a burnt link peeks as expired now', async () => {
+        const email = newEmail();
+        const [a, b] = [newLink(email), newLink(email)];
+        await store.save(a.key, a.record, saveOptions());
+        await store.save(b.key, b.record, saveOptions());
+        await store.redeem(a.key, at(T0 + 1, true));
+        assert.deepEqual(await store.peek(b.key, T0 + 2), { ...b.record, expiresAt: T0 + 2 });
+      });
+
+      it('links saved after a sign-in, a revoke or wrong codes start afresh', async () => {
+        const email = newEmail();
+        const signedIn = newLink(email, 'one');
+        await store.save(signedIn.key, signedIn.record, saveOptions());
+        await store.redeem(signedIn.key, at(T0 + 1, true));
+        const revoking = newLink(email, 'two');
+        await store.save(revoking.key, revoking.record, saveOptions(true, T0 + 2));
+        for (let i = 0; i < 5; i++) await store.exchange(email, `wrong${i}`, tries(T0 + 3));
+        const next = newLink(email, 'three');
+        await store.save(next.key, next.record, saveOptions(false, T0 + 4));
+        assert.equal((await store.exchange(email, 'three', tries(T0 + 5))).status, 'redeemed');
+        assert.equal((await store.exchange(email, 'two', tries(T0 + 6))).status, 'not_found', 'the earlier code is dead');
+        const last = newLink(email);
+        await store.save(last.key, last.record, saveOptions(false, T0 + 7));
+        assert.equal((await store.redeem(last.key, at(T0 + 8))).status, 'redeemed');
+      });
+
       it('burnOthers on a code redeem expires the other links and codes', async () => {
         const email = newEmail();
-        const links = [newLink(email), newLink(email)];
-        for (const [i, link] of links.entries()) await store.save(link.key, link.record, saveOptions(`code${i}`));
+        const links = [newLink(email, 'code0'), newLink(email, 'code1')];
+        for (const link of links) await store.save(link.key, link.record, saveOptions());
         assert.equal((await store.exchange(email, 'code0', tries(T0 + 1, true))).status, 'redeemed');
         assert.deepEqual(await store.redeem(links[1]!.key, at(T0 + 2)), { status: 'expired' });
       });
@@ -220,8 +271,8 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
         const bob = { tag: alice.tag, digest: random(16).slice(0, 22) }; // same slot, other email
         const a = newLink(alice);
         const b = newLink(bob);
-        await store.save(b.key, b.record, saveOptions('b'));
-        await store.save(a.key, a.record, saveOptions('a', true));
+        await store.save(b.key, b.record, saveOptions());
+        await store.save(a.key, a.record, saveOptions(true));
         await store.redeem(a.key, at(T0 + 1, true));
         assert.equal((await store.redeem(b.key, at(T0 + 2))).status, 'redeemed');
       });
@@ -229,8 +280,8 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
 
     it('of 50 concurrent mixed link and code redeems of one sign-in exactly one succeeds', async () => {
       const email = newEmail();
-      const { key, record } = newLink(email);
-      await store.save(key, record, saveOptions('right'));
+      const { key, record } = newLink(email, 'right');
+      await store.save(key, record, saveOptions());
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) => (i % 2 ? store.redeem(key, at(T0 + 1)) : store.exchange(email, 'right', tries(T0 + 1)))),
       );
