@@ -1,6 +1,12 @@
 // `npm run bench`: request-link and verify on the memory store, on Redis, as a bare Express route
-// (the ceiling) and with passport-magic-login (the best-known peer), each for a fixed time at a
-// fixed concurrency, all in one run on loopback. Prints a table and a JSON summary.
+// (the ceiling), as a session sign-in that checks no token (the floor under every verify), and with
+// passport-magic-login (the best-known peer), each for a fixed time at a fixed concurrency, all in one
+// run on loopback. Prints a table and a JSON summary.
+//
+// The machine is shared (load generator, servers and Redis on the same cores, and whatever else runs
+// there), so its speed drifts during a run. Each case's time is therefore cut into rounds, and the
+// rounds of all cases are interleaved in a rotating order: drift lands on every case alike instead
+// of on whichever case ran during it, and the ratios stay comparable.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -9,6 +15,7 @@ import { RedisServer } from '../test/helpers/redis-server.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
 const FOOTPRINT_LINKS = Number(process.env.BENCH_FOOTPRINT_LINKS ?? 100_000);
 
 type Mode = 'bare' | 'floor' | 'memory' | 'redis' | 'peer';
@@ -84,6 +91,13 @@ async function load(url: string, request: autocannon.Request, options: { duratio
   return autocannon({ url, connections: CONNECTIONS, requests: [request], ...options });
 }
 
+/** One round of a case: a slice of its time, kept raw so the rounds can be merged. */
+async function slice(url: string, request: autocannon.Request): Promise<autocannon.Result> {
+  // autocannon times whole seconds.
+  const seconds = Math.max(1, Math.round(DURATION / ROUNDS));
+  return autocannon({ url, connections: CONNECTIONS, requests: [request], duration: seconds, skipAggregateResult: true } as autocannon.Options);
+}
+
 async function takeTokens(url: string): Promise<string[]> {
   return ((await (await fetch(`${url}/bench/tokens`)).json()) as { tokens: string[] }).tokens;
 }
@@ -101,17 +115,27 @@ function commandStats(redis: RedisServer): { commands: number; roundTrips: numbe
   return { commands, roundTrips };
 }
 
-function summarise(name: string, mode: Mode, flow: Flow, result: autocannon.Result): CaseResult {
+// In autocannon since v7, missing from its type definitions.
+const { aggregateResult } = autocannon as unknown as {
+  aggregateResult: (results: autocannon.Result[], options: { url: string; connections: number }) => autocannon.Result;
+};
+
+/** A case from its rounds: latency histograms merged, requests/s over the case's whole time. */
+function summarise(mode: Mode, flow: Flow, rounds: autocannon.Result[], url: string): CaseResult {
+  const merged = aggregateResult(rounds, { url, connections: CONNECTIONS });
+  const raw = rounds as unknown as Array<{ totalCompletedRequests: number; duration: number }>;
+  const completed = raw.reduce((sum, round) => sum + round.totalCompletedRequests, 0);
+  const seconds = raw.reduce((sum, round) => sum + round.duration, 0);
   return {
-    case: name,
+    case: `${mode} ${flow}`,
     mode,
     flow,
-    requestsPerSecond: Math.round(result.requests.average),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    requests: result.requests.total,
+    requestsPerSecond: Math.round(completed / seconds),
+    p50Ms: merged.latency.p50,
+    p99Ms: merged.latency.p99,
+    errors: merged.errors + merged.timeouts,
+    non2xx: merged.non2xx,
+    requests: completed,
   };
 }
 
@@ -128,56 +152,88 @@ function usedMemoryPerRequest(redis: RedisServer, usedBefore: number, requests: 
   };
 }
 
-async function runMode(mode: Mode, redis?: RedisServer): Promise<{ cases: CaseResult[]; redisGrowth?: ReturnType<typeof usedMemoryPerRequest> }> {
-  const { url, child } = await startServer(mode, redis ? { REDIS_URL: redis.url } : {});
+interface Server {
+  mode: Mode;
+  url: string;
+  child: ChildProcess;
+  redis?: RedisServer;
+}
+
+const MODES = ['bare', 'floor', 'memory', 'redis', 'peer'] as const;
+const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
+
+/** Every round runs each server once, starting one further along the list each time. */
+async function inRotation(servers: Server[], run: (server: Server) => Promise<void>): Promise<void> {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < servers.length; i++) await run(servers[(round + i) % servers.length]!);
+  }
+}
+
+/** Runs the rounds of one flow on the given servers; Redis commands are counted round by round. */
+async function measureFlow(flow: Flow, servers: Server[], request: (server: Server) => autocannon.Request): Promise<CaseResult[]> {
+  const rounds = new Map<Mode, autocannon.Result[]>();
+  const requests = new Map(servers.map((server) => [server.mode, request(server)]));
+  const redisCalls = { commands: 0, roundTrips: 0 };
+  await inRotation(servers, async (server) => {
+    server.redis?.cli('config', 'resetstat');
+    const result = await slice(server.url, requests.get(server.mode)!);
+    if (server.redis) {
+      const stats = commandStats(server.redis);
+      redisCalls.commands += stats.commands;
+      redisCalls.roundTrips += stats.roundTrips;
+    }
+    rounds.set(server.mode, [...(rounds.get(server.mode) ?? []), result]);
+  });
+  return servers.map((server) => {
+    const result = summarise(server.mode, flow, rounds.get(server.mode)!, server.url);
+    if (server.redis) {
+      result.redisCommandsPerRequest = redisCalls.commands / result.requests;
+      result.redisRoundTripsPerRequest = redisCalls.roundTrips / result.requests;
+    }
+    return result;
+  });
+}
+
+async function runAll(redis: RedisServer): Promise<{ cases: CaseResult[]; redisGrowth: ReturnType<typeof usedMemoryPerRequest> }> {
+  const servers: Server[] = [];
   try {
-    const cases: CaseResult[] = [];
-    const hasTokens = mode !== 'bare' && mode !== 'floor';
-    let redisGrowth: ReturnType<typeof usedMemoryPerRequest> | undefined;
-    let linkRate = 0;
-    if (mode === 'floor') {
-      // The floor only signs in; warm it up on that.
-      await load(url, verifyRequest(mode, []), { amount: 500 });
-    } else {
-      // Warm up: JIT, script loading, connection pools.
-      await load(url, linkRequest(mode), { amount: 500 });
-      if (hasTokens) await takeTokens(url);
-      const usedBefore = redis ? usedMemory(redis) : 0;
-      redis?.cli('config', 'resetstat');
-      const link = await load(url, linkRequest(mode), { duration: DURATION });
-      const linkCase = summarise(`${mode} request-link`, mode, 'request-link', link);
-      if (redis) {
-        const stats = commandStats(redis);
-        linkCase.redisCommandsPerRequest = stats.commands / link.requests.total;
-        linkCase.redisRoundTripsPerRequest = stats.roundTrips / link.requests.total;
-        redisGrowth = usedMemoryPerRequest(redis, usedBefore, link.requests.total);
-      }
-      cases.push(linkCase);
-      linkRate = linkCase.requestsPerSecond;
+    for (const mode of MODES) {
+      const redisOfMode = mode === 'redis' ? redis : undefined;
+      servers.push({ mode, ...(await startServer(mode, redisOfMode ? { REDIS_URL: redisOfMode.url } : {})), redis: redisOfMode });
+    }
+    // Warm up: JIT, script loading, connection pools. The floor only signs in.
+    for (const server of servers) {
+      await load(server.url, server.mode === 'floor' ? verifyRequest('floor', []) : linkRequest(server.mode), { amount: 500 });
+      if (hasTokens(server.mode)) await takeTokens(server.url);
     }
 
+    const linkServers = servers.filter((server) => server.mode !== 'floor');
+    const usedBefore = usedMemory(redis);
+    const linkCases = await measureFlow('request-link', linkServers, (server) => linkRequest(server.mode));
+    const redisLinks = linkCases.find((c) => c.mode === 'redis')!.requests;
+    const redisGrowth = usedMemoryPerRequest(redis, usedBefore, redisLinks);
+
     // Verify redeems fresh tokens: those the timed run issued, topped up to outlast the verify run.
-    let tokens = hasTokens ? await takeTokens(url) : [];
-    if (hasTokens) {
+    const tokens = new Map<Mode, string[]>();
+    for (const server of servers.filter((s) => hasTokens(s.mode))) {
+      let issued = await takeTokens(server.url);
+      const linkRate = linkCases.find((c) => c.mode === server.mode)!.requestsPerSecond;
       const wanted = Math.ceil(linkRate * DURATION * 2) + 1_000;
-      if (tokens.length < wanted) {
-        await load(url, linkRequest(mode), { amount: wanted - tokens.length });
-        tokens = tokens.concat(await takeTokens(url));
+      if (issued.length < wanted) {
+        await load(server.url, linkRequest(server.mode), { amount: wanted - issued.length });
+        issued = issued.concat(await takeTokens(server.url));
       }
+      tokens.set(server.mode, issued);
     }
-    redis?.cli('config', 'resetstat');
-    const verify = await load(url, verifyRequest(mode, tokens), { duration: DURATION });
-    const verifyCase = summarise(`${mode} verify`, mode, 'verify', verify);
-    if (redis) {
-      const stats = commandStats(redis);
-      verifyCase.redisCommandsPerRequest = stats.commands / verify.requests.total;
-      verifyCase.redisRoundTripsPerRequest = stats.roundTrips / verify.requests.total;
+    const verifyCases = await measureFlow('verify', servers, (server) => verifyRequest(server.mode, tokens.get(server.mode) ?? []));
+    for (const result of verifyCases) {
+      if (hasTokens(result.mode) && result.requests > tokens.get(result.mode)!.length) console.warn(`${result.mode} verify ran out of fresh tokens`);
     }
-    if (hasTokens && verify.requests.total > tokens.length) console.warn(`${mode} verify ran out of fresh tokens`);
-    cases.push(verifyCase);
+    // Listed by mode, request-link before verify.
+    const cases = MODES.flatMap((mode) => [...linkCases, ...verifyCases].filter((c) => c.mode === mode));
     return { cases, redisGrowth };
   } finally {
-    child.kill('SIGTERM');
+    for (const server of servers) server.child.kill('SIGTERM');
   }
 }
 
@@ -196,14 +252,10 @@ function footprint(what: 'heap' | 'redis', env: Record<string, string> = {}): Pr
 
 const started = Date.now();
 const redis = await RedisServer.start();
-const results: CaseResult[] = [];
-let redisGrowth: ReturnType<typeof usedMemoryPerRequest> | undefined;
+let results: CaseResult[];
+let redisGrowth: ReturnType<typeof usedMemoryPerRequest>;
 try {
-  for (const mode of ['bare', 'floor', 'memory', 'redis', 'peer'] as const) {
-    const run = await runMode(mode, mode === 'redis' ? redis : undefined);
-    results.push(...run.cases);
-    redisGrowth ??= run.redisGrowth;
-  }
+  ({ cases: results, redisGrowth } = await runAll(redis));
 } finally {
   await redis.destroy();
 }
@@ -239,6 +291,7 @@ for (const r of results) {
 const summary = {
   machine,
   durationSeconds: DURATION,
+  rounds: ROUNDS,
   connections: CONNECTIONS,
   cases: results,
   redisBytesPerOutstandingLink: redisFootprint,
@@ -246,7 +299,7 @@ const summary = {
   memoryHeapBytesPerLink: heap,
   elapsedSeconds: Math.round((Date.now() - started) / 1000),
 };
-console.log(`\n${machine}; ${DURATION} s per case, ${CONNECTIONS} connections\n`);
+console.log(`\n${machine}; ${DURATION} s per case in ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections\n`);
 console.log(lines.join('\n'));
 console.log(
   `\nRedis memory per outstanding link at ${FOOTPRINT_LINKS} links, each for a new address: ${redisFootprint.bytesPerLink} bytes of used_memory, ${redisFootprint.keysPerLink} key per link (MEMORY USAGE ${redisFootprint.memoryUsageOfALinkKey})`,
