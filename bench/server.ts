@@ -47,7 +47,8 @@ if (mode === 'bare') {
     req.logIn(user('floor@bench.example'), (error) => (error ? next(error) : res.status(200).json({ success: true, message: 'success', data: { user: req.user } })));
   });
 } else if (mode === 'memory' || mode === 'redis') {
-  const redis = mode === 'redis' ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
+  // The client options the README recommends.
+  const redis = mode === 'redis' ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false }) : undefined;
   if (redis) await new Promise((resolve) => redis.once('ready', resolve));
   const { authenticator, sessions } = sessionSignIn();
   const magicLink = new MagicLink({
