@@ -102,18 +102,17 @@ async function takeTokens(url: string): Promise<string[]> {
   return ((await (await fetch(`${url}/bench/tokens`)).json()) as { tokens: string[] }).tokens;
 }
 
-function commandStats(redis: RedisServer): { commands: number; roundTrips: number } {
+/** Commands Redis ran since the last reset, those inside scripts included (INFO commandstats). */
+function commandsRun(redis: RedisServer): number {
   let commands = 0;
-  let roundTrips = 0;
   for (const [, name, calls] of redis.cli('info', 'commandstats').matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)) {
-    if (/^(info|config)/.test(name!)) continue;
-    commands += Number(calls);
-    // What crossed the network: a script, a MULTI…EXEC block, or the lone GET of the failed-verify
-    // check; the commands run inside scripts and transactions did not.
-    if (['evalsha', 'eval', 'exec', 'get'].includes(name!)) roundTrips += Number(calls);
+    if (!/^(info|config)/.test(name!)) commands += Number(calls);
   }
-  return { commands, roundTrips };
+  return commands;
 }
+
+/** Requests sent per flow while Redis round trips are counted, after the timed runs (MONITOR slows Redis). */
+const COUNTED_REQUESTS = 200;
 
 // In autocannon since v7, missing from its type definitions.
 const { aggregateResult } = autocannon as unknown as {
@@ -173,23 +172,16 @@ async function inRotation(servers: Server[], run: (server: Server) => Promise<vo
 async function measureFlow(flow: Flow, servers: Server[], request: (server: Server) => autocannon.Request): Promise<CaseResult[]> {
   const rounds = new Map<Mode, autocannon.Result[]>();
   const requests = new Map(servers.map((server) => [server.mode, request(server)]));
-  const redisCalls = { commands: 0, roundTrips: 0 };
+  let redisCommands = 0;
   await inRotation(servers, async (server) => {
     server.redis?.cli('config', 'resetstat');
     const result = await slice(server.url, requests.get(server.mode)!);
-    if (server.redis) {
-      const stats = commandStats(server.redis);
-      redisCalls.commands += stats.commands;
-      redisCalls.roundTrips += stats.roundTrips;
-    }
+    if (server.redis) redisCommands += commandsRun(server.redis);
     rounds.set(server.mode, [...(rounds.get(server.mode) ?? []), result]);
   });
   return servers.map((server) => {
     const result = summarise(server.mode, flow, rounds.get(server.mode)!, server.url);
-    if (server.redis) {
-      result.redisCommandsPerRequest = redisCalls.commands / result.requests;
-      result.redisRoundTripsPerRequest = redisCalls.roundTrips / result.requests;
-    }
+    if (server.redis) result.redisCommandsPerRequest = redisCommands / result.requests;
     return result;
   });
 }
@@ -229,6 +221,15 @@ async function runAll(redis: RedisServer): Promise<{ cases: CaseResult[]; redisG
     for (const result of verifyCases) {
       if (hasTokens(result.mode) && result.requests > tokens.get(result.mode)!.length) console.warn(`${result.mode} verify ran out of fresh tokens`);
     }
+
+    // Round trips: what the Redis server's clients sent, counted under MONITOR on fresh requests.
+    const onRedis = servers.find((server) => server.mode === 'redis')!;
+    await takeTokens(onRedis.url);
+    const linkTrips = await redis.roundTrips(() => load(onRedis.url, linkRequest('redis'), { amount: COUNTED_REQUESTS }));
+    const counted = await takeTokens(onRedis.url);
+    const verifyTrips = await redis.roundTrips(() => load(onRedis.url, verifyRequest('redis', counted), { amount: counted.length }));
+    linkCases.find((c) => c.mode === 'redis')!.redisRoundTripsPerRequest = linkTrips / COUNTED_REQUESTS;
+    verifyCases.find((c) => c.mode === 'redis')!.redisRoundTripsPerRequest = verifyTrips / counted.length;
     // Listed by mode, request-link before verify.
     const cases = MODES.flatMap((mode) => [...linkCases, ...verifyCases].filter((c) => c.mode === mode));
     return { cases, redisGrowth };

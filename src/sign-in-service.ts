@@ -5,9 +5,11 @@ import { clientIpKey } from './client-ip.js';
 import { withDeadline } from './deadline.js';
 import { MagicLinkError, type ErrorCode } from './errors.js';
 import { emitEvent, type EventDetails } from './events.js';
-import { assertNotBlocked, consumePoint, createLimiters, refundPoint, unavailable, type Limiters } from './limits.js';
+import { assertNotBlocked, consumePoint, createLimiters, refundPoint, retryAfterSeconds, unavailable, type Limiters } from './limits.js';
 import type { MagicLinkConfig } from './options.js';
 import { MemoryTokenStore } from './stores/memory-store.js';
+import { isCluster } from './stores/redis-client.js';
+import { GUARDED_REDEEM, RedisTokenStore, type GuardedRedeemResult } from './stores/redis-store.js';
 import { requestIdOf } from './request-id.js';
 import {
   codeDigest,
@@ -44,7 +46,8 @@ export type LinkState =
 
 export type RedeemOutcome =
   | { readonly ok: true; readonly content: LinkContent }
-  | { readonly ok: false; readonly code: 'magic_link_not_found' | 'magic_link_expired' | 'magic_link_already_used' };
+  | { readonly ok: false; readonly code: 'magic_link_not_found' | 'magic_link_expired' | 'magic_link_already_used' }
+  | { readonly ok: false; readonly code: 'magic_link_ip_limit_exceeded'; readonly retryAfter: number };
 
 export type ExchangeOutcome =
   | { readonly ok: true; readonly content: LinkContent }
@@ -71,13 +74,24 @@ const SAVE_ATTEMPTS = 10;
 
 const LIMIT_CODES = new Set<ErrorCode>(['magic_link_ip_limit_exceeded', 'magic_link_email_limit_exceeded', 'exchange_code_attempt_limit_exceeded']);
 
+/** Marks a request whose failed-verify check is left to the redeem script (the IP key to check). */
+const CHECK_IN_REDEEM = Symbol('express-magic-link failed-verify check in the redeem');
+type WithDeferredCheck = Request & { [CHECK_IN_REDEEM]?: string };
+
 export class SignInService {
   readonly config: MagicLinkConfig;
   readonly #limiters: Limiters;
+  /**
+   * On one Redis server (not a Cluster) holding both the links and the limits, the failed-verify
+   * check runs inside the redeem script: one round trip per verify instead of two, and still no
+   * link is read or spent for a blocked IP. On a Cluster the counter sits in another slot.
+   */
+  readonly #redisStore: RedisTokenStore | undefined;
 
   constructor(config: MagicLinkConfig) {
     this.config = config;
     this.#limiters = createLimiters(config.limits, config.keyPrefix, config.redis, Math.floor(config.storeTimeoutMs / 2));
+    this.#redisStore = config.redis && !isCluster(config.redis) && config.store instanceof RedisTokenStore ? config.store : undefined;
   }
 
   ipKeyOf(req: Request): string {
@@ -157,11 +171,22 @@ export class SignInService {
     return { status, content, expiresAt: record.expiresAt };
   }
 
-  /** Consumes a link (and its code); exactly one of any number of concurrent redeems succeeds. */
-  async redeem(token: string): Promise<RedeemOutcome> {
+  /**
+   * Consumes a link (and its code); exactly one of any number of concurrent redeems succeeds. For a
+   * request whose failed-verify check was left to it, a blocked IP is refused here, atomically.
+   */
+  async redeem(token: string, req?: Request): Promise<RedeemOutcome> {
     if (!isWellFormedToken(token)) return { ok: false, code: 'magic_link_not_found' };
     const { config } = this;
-    const result = await this.#store(() => config.store.redeem(tokenKey(token), { now: config.now(), burnOthers: config.burnOtherLinksOnSignIn, linkTtlMs: config.ttlSeconds * 1000 }));
+    const key = tokenKey(token);
+    const options = { now: config.now(), burnOthers: config.burnOtherLinksOnSignIn, linkTtlMs: config.ttlSeconds * 1000 };
+    const ipKey = req && (req as WithDeferredCheck)[CHECK_IN_REDEEM];
+    const store = this.#redisStore;
+    const limiter = this.#limiters.failedVerifiesPerIp;
+    const result: GuardedRedeemResult = await this.#store(() =>
+      store && ipKey !== undefined ? store[GUARDED_REDEEM](key, options, { key: limiter.getKey(ipKey), points: limiter.points }) : config.store.redeem(key, options),
+    );
+    if (result.status === 'blocked') return { ok: false, code: 'magic_link_ip_limit_exceeded', retryAfter: retryAfterSeconds(result.msBeforeNext) };
     if (result.status !== 'redeemed') return { ok: false, code: REDEEM_CODES[result.status] };
     const content = openRecord(token, result.record);
     return content ? { ok: true, content } : { ok: false, code: 'magic_link_not_found' };
@@ -186,8 +211,15 @@ export class SignInService {
     return { ok: false, code: result.status === 'already_used' ? 'exchange_code_already_used' : 'exchange_code_not_found' };
   }
 
-  /** Refuses a verify from an IP whose failed-verify budget is spent. */
+  /**
+   * Refuses a verify from an IP whose failed-verify budget is spent; on a single Redis the check is
+   * left to this request's redeem, which makes it in the same script.
+   */
   async assertVerifyAllowed(req: Request): Promise<void> {
+    if (this.#redisStore) {
+      (req as WithDeferredCheck)[CHECK_IN_REDEEM] = this.ipKeyOf(req);
+      return;
+    }
     await assertNotBlocked(this.#limiters, this.#limiters.failedVerifiesPerIp, this.ipKeyOf(req), 'magic_link_ip_limit_exceeded', this.config.storeTimeoutMs);
   }
 

@@ -82,8 +82,8 @@ export class MagicLinkStrategy extends Strategy {
   > {
     try {
       const service = serviceOf(this.magicLink);
-      const outcome = 'token' in credential ? await service.redeem(credential.token) : await service.exchange(credential.email, credential.code);
-      if (!outcome.ok) return { kind: 'fail', error: new MagicLinkError(outcome.code) };
+      const outcome = 'token' in credential ? await service.redeem(credential.token, req) : await service.exchange(credential.email, credential.code);
+      if (!outcome.ok) return { kind: 'fail', error: new MagicLinkError(outcome.code, 'retryAfter' in outcome ? { retryAfter: outcome.retryAfter } : {}) };
       const user = await this.verify(outcome.content.email, req);
       if (!user) return { kind: 'fail', error: new MagicLinkError('account_not_found') };
       return {

@@ -42,6 +42,11 @@ export function untilReady(client: RedisClient, ms: number): Promise<void> {
   });
 }
 
+/** An ioredis `Cluster`: scripts there may only touch keys of one slot. */
+export function isCluster(client: RedisClient): boolean {
+  return (client as { isCluster?: unknown }).isCluster === true;
+}
+
 export function isRedisClient(value: unknown): value is RedisClient {
   return (
     typeof value === 'object' &&

@@ -15,6 +15,17 @@ import type {
 } from '../types.js';
 import { isRedisClient, untilReady, type RedisClient } from './redis-client.js';
 
+/** Internal (not exported from the package): see `RedisTokenStore[GUARDED_REDEEM]`. */
+export const GUARDED_REDEEM = Symbol('express-magic-link guarded redeem');
+
+/** A rate-limit counter that must not be over `points` for a redeem to go ahead. */
+export interface RedeemGuard {
+  readonly key: string;
+  readonly points: number;
+}
+
+export type GuardedRedeemResult = RedeemResult | { readonly status: 'blocked'; readonly msBeforeNext: number };
+
 export interface RedisTokenStoreOptions {
   /** Prefix of every key the store writes; the hash tag follows it. Default `ml:`. */
   keyPrefix?: string;
@@ -70,9 +81,13 @@ local _, retain = times(v[3])
 if tonumber(ARGV[1], 36) >= retain then return {} end
 return {v[1], v[2], v[3], v[4] or '', burnt(ARGV[2] .. v[2], v[6]) and 1 or 0}`;
 
-// KEYS: link. ARGV: now, burn, state-key prefix, check, link ttl ms.
-// {0} not found, {2} already used, {3} expired or burnt, or {1, s, e, t} after marking it used.
+// KEYS: link[, guard]. ARGV: now, burn, state-key prefix, check, link ttl ms[, guard points].
+// {4, pttl} when the guard counter is over its points (nothing is read or spent), {0} not found,
+// {2} already used, {3} expired or burnt, or {1, s, e, t} after marking it used.
 const REDEEM_SCRIPT = `${HELPERS}
+if KEYS[2] and tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[6]) then
+  return {4, redis.call('PTTL', KEYS[2])}
+end
 local v = redis.call('HMGET', KEYS[1], 's', 'e', 't', 'u', 'k', 'g')
 if not v[1] or v[5] ~= ARGV[4] then return {0} end
 local now = tonumber(ARGV[1], 36)
@@ -116,6 +131,7 @@ const COMMANDS = {
   save: ['expressMagicLinkSave4', SAVE_SCRIPT, 2],
   peek: ['expressMagicLinkPeek4', PEEK_SCRIPT, 1],
   redeem: ['expressMagicLinkRedeem4', REDEEM_SCRIPT, 1],
+  guardedRedeem: ['expressMagicLinkGuardedRedeem4', REDEEM_SCRIPT, 2],
   exchange: ['expressMagicLinkExchange4', EXCHANGE_SCRIPT, 2],
 } as const;
 
@@ -187,22 +203,35 @@ export class RedisTokenStore implements TokenStore {
     return { sealed, emailKey, expiresAt: usedAt === null && burnt === 1 && now < expiresAt ? now : expiresAt, retainUntil, usedAt };
   }
 
-  async redeem(key: TokenKey, { now, burnOthers, linkTtlMs }: RedeemOptions): Promise<RedeemResult> {
-    const reply = (await this.#run('redeem', this.keyOf(key), toBase36(now), flag(burnOthers), this.#statePrefix(key.tag), key.check, String(linkTtlMs))) as [
-      number,
-      string?,
-      string?,
-      string?,
-    ];
+  async redeem(key: TokenKey, options: RedeemOptions): Promise<RedeemResult> {
+    return this.#redeem(key, options) as Promise<RedeemResult>;
+  }
+
+  /**
+   * Internal to the library: the redeem, refused before anything is read when the rate-limit counter
+   * at `guard.key` is over `guard.points`. One script instead of a GET and then the redeem, so a
+   * verify costs one round trip. Not for Redis Cluster, where the counter sits in another slot.
+   */
+  [GUARDED_REDEEM](key: TokenKey, options: RedeemOptions, guard: RedeemGuard): Promise<GuardedRedeemResult> {
+    return this.#redeem(key, options, guard);
+  }
+
+  async #redeem(key: TokenKey, { now, burnOthers, linkTtlMs }: RedeemOptions, guard?: RedeemGuard): Promise<GuardedRedeemResult> {
+    const args = [toBase36(now), flag(burnOthers), this.#statePrefix(key.tag), key.check, String(linkTtlMs)];
+    const reply = (await (guard
+      ? this.#run('guardedRedeem', this.keyOf(key), guard.key, ...args, String(guard.points))
+      : this.#run('redeem', this.keyOf(key), ...args))) as [number, (string | number)?, string?, string?];
     switch (reply[0]) {
       case 1: {
         const [expiresAt, retainUntil] = fromTimes(reply[3]!);
-        return { status: 'redeemed', record: { sealed: reply[1]!, emailKey: reply[2]!, expiresAt, retainUntil, usedAt: now } };
+        return { status: 'redeemed', record: { sealed: String(reply[1]), emailKey: reply[2]!, expiresAt, retainUntil, usedAt: now } };
       }
       case 2:
         return { status: 'already_used' };
       case 3:
         return { status: 'expired' };
+      case 4:
+        return { status: 'blocked', msBeforeNext: Math.max(0, Number(reply[1])) };
       default:
         return { status: 'not_found' };
     }

@@ -96,6 +96,39 @@ export class RedisServer {
     return spawnSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' }).stdout;
   }
 
+  /**
+   * Runs `action` under MONITOR and counts the round trips clients made: every command a client sent,
+   * with a MULTI…EXEC block as one; what scripts run inside Redis is not a round trip. (MONITOR slows
+   * Redis down: for counting, never for timing.)
+   */
+  async roundTrips(action: () => Promise<unknown>): Promise<number> {
+    const monitor = spawn('redis-cli', ['-p', String(this.port), 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let output = '';
+    monitor.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await waitFor(() => output.startsWith('OK'), 'MONITOR');
+    try {
+      await action();
+      // MONITOR lines arrive asynchronously; a ping marks the end of what the action sent.
+      this.cli('ping');
+      await waitFor(() => output.includes('"ping"'), 'the end of MONITOR output');
+    } finally {
+      monitor.kill();
+    }
+    let trips = 0;
+    const inTransaction = new Set<string>();
+    for (const [, client, command] of output.matchAll(/^[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"/gm)) {
+      const name = command!.toLowerCase();
+      if (client === 'lua' || name === 'ping') continue;
+      if (inTransaction.has(client!)) {
+        if (name === 'exec' || name === 'discard') inTransaction.delete(client!);
+        continue;
+      }
+      if (name === 'multi') inTransaction.add(client!);
+      trips++;
+    }
+    return trips;
+  }
+
   async destroy(): Promise<void> {
     await this.stop();
     rmSync(this.#dir, { recursive: true, force: true });
