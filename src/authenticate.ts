@@ -88,7 +88,7 @@ async function signIn(service: SignInService, req: Request, res: Response, attem
  */
 export function signInWithToken(service: SignInService, req: Request, res: Response): Promise<SignedIn> {
   return signIn(service, req, res, {
-    assertAllowed: () => service.assertVerifyAllowed(req),
+    assertAllowed: () => service.checkVerifyAllowed(req),
     counted: TOKEN_FAILURES,
     countFailure: () => service.countFailedVerify(req),
     rejected: 'redeem_rejected',

@@ -215,7 +215,7 @@ export class SignInService {
    * Refuses a verify from an IP whose failed-verify budget is spent; on a single Redis the check is
    * left to this request's redeem, which makes it in the same script.
    */
-  async assertVerifyAllowed(req: Request): Promise<void> {
+  async checkVerifyAllowed(req: Request): Promise<void> {
     if (this.#redisStore) {
       (req as WithDeferredCheck)[CHECK_IN_REDEEM] = this.ipKeyOf(req);
       return;
