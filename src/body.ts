@@ -4,6 +4,7 @@ import { toMagicLinkError } from './error-handler.js';
 import { MagicLinkError, type ValidationIssue } from './errors.js';
 
 const BODY_LIMIT = '64kb';
+const MAX_ECHOED_INPUT = 100;
 // body-parser reads an empty body as {}; remember which requests had one, since that is "no body".
 const emptyBodies = new WeakSet<object>();
 const jsonParser = express.json({
@@ -55,8 +56,9 @@ export type FieldResult = { readonly value: string | undefined; readonly issue?:
 export function readStringField(source: Record<string, unknown>, name: string, rule: FieldRule): FieldResult {
   const loc = [rule.where, name];
   const value = Object.hasOwn(source, name) ? source[name] : undefined;
+  // Only strings are echoed, cut short; objects and arrays never are (they can be any depth).
   const withInput = (issue: Omit<ValidationIssue, 'input'>): ValidationIssue =>
-    rule.secret ? issue : { ...issue, input: value };
+    rule.secret || typeof value !== 'string' ? issue : { ...issue, input: value.slice(0, MAX_ECHOED_INPUT) };
   if (value === undefined) {
     return rule.required ? { issue: { loc, msg: 'Field required', type: 'missing' } } : { value: undefined };
   }

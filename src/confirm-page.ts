@@ -65,17 +65,23 @@ ${error.status === 429 || error.status >= 500 ? '' : newLinkParagraph(service)}
 
 function sendPage(res: Response, status: number, title: string, body: string): void {
   setPageHeaders(res);
-  res.status(status).end(page(title, body));
+  res.statusCode = status;
+  res.end(page(title, body));
 }
 
 function sendFailurePage(service: SignInService, req: Request, res: Response, error: unknown): void {
   const rendered = reportFailure(service, req, res, error);
-  if (res.headersSent) {
-    res.end();
-    return;
+  try {
+    if (res.writableEnded) return;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (rendered.retryAfter !== null) res.setHeader('Retry-After', String(rendered.retryAfter));
+    sendPage(res, rendered.status, "Can't sign you in", failurePage(service, rendered, requestIdOf(req, res)));
+  } catch {
+    res.destroy();
   }
-  if (rendered.retryAfter !== null) res.setHeader('Retry-After', String(rendered.retryAfter));
-  sendPage(res, rendered.status, "Can't sign you in", failurePage(service, rendered, requestIdOf(req, res)));
 }
 
 export function createConfirmPageHandler(service: SignInService) {

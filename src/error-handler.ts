@@ -84,7 +84,13 @@ export function errorHandler(options: ErrorHandlerOptions = {}) {
       next(error);
       return;
     }
-    const rendered = toMagicLinkError(error);
+    let rendered: MagicLinkError;
+    try {
+      rendered = toMagicLinkError(error);
+    } catch {
+      // A thrown value whose properties throw (a hostile Proxy) is still only an internal error.
+      rendered = new MagicLinkError('internal_error');
+    }
     if (rendered.status >= 500) {
       try {
         onError(error, requestIdOf(req, res));

@@ -28,7 +28,7 @@ function parseLinkRequest(body: Record<string, unknown>, service: SignInService)
   if (!checked.ok) throw invalidEmail(checked.reason);
   if (redirect.value !== undefined) {
     const verdict = checkRedirect(redirect.value, service.config.baseUrl);
-    if (!verdict.ok) throw validationError([{ loc: ['body', 'redirect'], msg: verdict.msg, type: verdict.type, input: redirect.value }]);
+    if (!verdict.ok) throw validationError([{ loc: ['body', 'redirect'], msg: verdict.msg, type: verdict.type, input: redirect.value.slice(0, 100) }]);
   }
   return { email: checked.email, redirect: redirect.value ?? null };
 }

@@ -1,9 +1,16 @@
 // Writes the success and error envelopes of SPEC §2–§3; every JSON answer goes through here.
 import type { Request, Response } from 'express';
-import { MagicLinkError } from './errors.js';
+import { errorCatalogue, type MagicLinkError, type ValidationIssue } from './errors.js';
 import { requestIdOf } from './request-id.js';
 
 export const DEFAULT_DOCS_BASE_URL = 'https://docs.asterwise.com/reference/errors';
+
+/** Longest `input` echoed back in a validation issue; longer strings are cut. */
+const MAX_ECHOED_INPUT = 100;
+/** Most issues rendered, and most `loc` parts per issue: a body cannot make the envelope large. */
+const MAX_ISSUES = 20;
+const MAX_LOC_PARTS = 8;
+const MAX_TEXT = 200;
 
 /** The exact body of every failure, keys in the documented order. */
 export interface ErrorEnvelope {
@@ -22,27 +29,88 @@ export function isoSeconds(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value.slice(0, MAX_TEXT) : fallback);
+
+/**
+ * One issue reduced to flat, bounded values: `input` only when it is a string (cut short), never an
+ * object or array, so no body however deep or wide reaches `JSON.stringify` (SPEC §3).
+ */
+function flatIssue(issue: ValidationIssue): Record<string, unknown> {
+  const loc = Array.isArray(issue.loc)
+    ? issue.loc.slice(0, MAX_LOC_PARTS).map((part) => (typeof part === 'number' && Number.isFinite(part) ? part : text(part, '?')))
+    : [];
+  const flat: Record<string, unknown> = { loc, msg: text(issue.msg, 'Invalid value'), type: text(issue.type, 'value_error') };
+  if (typeof issue.input === 'string') flat.input = issue.input.slice(0, MAX_ECHOED_INPUT);
+  return flat;
+}
+
 export function errorEnvelope(error: MagicLinkError, requestId: string, docsBaseUrl: string): ErrorEnvelope {
+  const details = Array.isArray(error.details) ? error.details.slice(0, MAX_ISSUES) : [];
   return {
     success: false,
     error: error.code,
     message: error.message,
-    details: error.details.map((issue) => ({ ...issue })),
-    retry_after: error.retryAfter,
+    details: details.map(flatIssue),
+    retry_after: Number.isInteger(error.retryAfter) ? error.retryAfter : null,
     doc_url: `${docsBaseUrl}/${error.code}`,
     request_id: requestId,
     timestamp: isoSeconds(Date.now()),
   };
 }
 
+/** The last resort when even the envelope cannot be built: constant, so it cannot fail. */
+function fallbackBody(requestId: string, docsBaseUrl: string): string {
+  const { message } = errorCatalogue.internal_error;
+  return JSON.stringify({
+    success: false,
+    error: 'internal_error',
+    message,
+    details: [],
+    retry_after: null,
+    doc_url: `${docsBaseUrl}/internal_error`,
+    request_id: requestId,
+    timestamp: isoSeconds(Date.now()),
+  });
+}
+
+/**
+ * Sends the error envelope; never throws. Anything that goes wrong while rendering becomes the
+ * constant `internal_error` body, and a response already under way is ended.
+ */
 export function sendError(req: Request, res: Response, error: MagicLinkError, docsBaseUrl: string): void {
-  const id = requestIdOf(req, res);
-  res.status(error.status);
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  if (error.retryAfter !== null) res.setHeader('Retry-After', String(error.retryAfter));
-  else res.removeHeader('Retry-After');
-  res.end(JSON.stringify(errorEnvelope(error, id, docsBaseUrl)));
+  try {
+    if (res.writableEnded) return;
+    // A body already under way cannot become an envelope; cut it off so it never looks complete.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const id = requestIdOf(req, res);
+    let status = error.status;
+    let retryAfter = error.retryAfter;
+    let body: string;
+    try {
+      body = JSON.stringify(errorEnvelope(error, id, docsBaseUrl));
+    } catch {
+      status = 500;
+      retryAfter = null;
+      body = fallbackBody(id, docsBaseUrl);
+    }
+    // Plain statusCode: Express 5's res.status() throws on values outside 100–999.
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    if (retryAfter !== null) res.setHeader('Retry-After', String(retryAfter));
+    else res.removeHeader('Retry-After');
+    res.end(body);
+  } catch {
+    try {
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    } catch {
+      // The socket is gone; there is nobody left to answer.
+    }
+  }
 }
 
 export function sendSuccess(req: Request, res: Response, status: number, data: unknown): void {
