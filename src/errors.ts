@@ -90,3 +90,8 @@ export class MagicLinkError extends Error {
     this.details = Object.freeze([...(options.details ?? [])]);
   }
 }
+
+/** UTC to the second with `Z`, no fraction: `2026-05-25T12:34:56Z` (envelopes and events). */
+export function isoSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}

@@ -1,13 +1,15 @@
-// The public entry object: one per app, holding the normalised config, the stores and the handler factories.
-import type { Request, Response } from 'express';
-import { createConfirmFormHandler, createConfirmPageHandler } from './confirm-page.js';
-import { isRequestLike } from './error-handler.js';
-import { createExchangeHandler } from './exchange.js';
-import { normalizeOptions } from './options.js';
-import { createRequestLinkHandler } from './request-link.js';
-import { SignInService } from './sign-in-service.js';
-import type { MagicLinkOptions, TokenStore } from './types.js';
-import { createVerifyHandler } from './verify.js';
+// The public entry object: one per app, holding the normalised config, the sign-in service and the
+// handler factories.
+import type { NextFunction, Request, Response } from 'express';
+import { normalizeOptions } from './config/options.js';
+import { createConfirmFormHandler, createConfirmPageHandler } from './http/confirm-page.js';
+import { assertSameSite } from './http/cross-site.js';
+import { isRequestLike } from './http/error-handler.js';
+import { createRequestLinkHandler } from './http/request-link.js';
+import { createExchangeHandler, createVerifyHandler } from './http/verify.js';
+import { SignInService } from './sign-in/service.js';
+import type { TokenStore } from './stores/contract.js';
+import type { MagicLinkOptions } from './types.js';
 
 /** A request handler as the factories return it: named, so it shows up in stack traces and profiles. */
 export type MagicLinkHandler = (req: Request, res: Response) => Promise<void>;
@@ -34,7 +36,7 @@ function factoryOf(self: unknown, args: readonly unknown[], name: string): SignI
  * Passwordless sign-in for one app:
  *
  * ```ts
- * const magicLink = new MagicLink({ baseUrl: 'https://app.example.com', mailer });
+ * const magicLink = new MagicLink({ baseUrl: 'https://app.example.com', mailer, secret });
  * passport.use(new MagicLinkStrategy({ magicLink }, async (email) => findUser(email) ?? false));
  * app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
  * app.post('/v1/auth/verify', magicLink.verifyHandler());
@@ -44,7 +46,9 @@ function factoryOf(self: unknown, args: readonly unknown[], name: string): SignI
  * app.use(errorHandler());
  * ```
  *
- * Options are checked once, here; a mistake throws a TypeError naming the option and the fix.
+ * Or mount the strategy on routes of your own: `passport.authenticate('magic-link', …)` runs the
+ * same sign-in with the same budgets and events. Options are checked once, here; a mistake throws
+ * a TypeError naming the option and the fix.
  */
 export class MagicLink {
   constructor(options: MagicLinkOptions) {
@@ -82,5 +86,22 @@ export class MagicLink {
   /** `POST token=` (the confirm page's form) → 303 to the link's redirect, signed in. */
   confirmFormHandler(...args: []): MagicLinkHandler {
     return createConfirmFormHandler(factoryOf(this, args, 'confirmFormHandler'));
+  }
+
+  /**
+   * The handlers' login-CSRF check for a route of your own: refuses a cross-site POST
+   * (`Sec-Fetch-Site: cross-site`, or an `Origin` other than `baseUrl`) with `cross_site_request`,
+   * passed to `next()` for your error handler. `app.post('/login/email', magicLink.crossSiteGuard(), passport.authenticate('magic-link'))`.
+   */
+  crossSiteGuard(...args: []): (req: Request, res: Response, next: NextFunction) => void {
+    const { config } = factoryOf(this, args, 'crossSiteGuard');
+    return function crossSiteGuardMiddleware(req: Request, _res: Response, next: NextFunction): void {
+      try {
+        assertSameSite(req, config.baseUrl.origin);
+        next();
+      } catch (error) {
+        next(error);
+      }
+    };
   }
 }

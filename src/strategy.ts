@@ -1,35 +1,43 @@
-// The Passport strategy: redeems the single-use token in the body, then asks the app for the user.
+// The Passport strategy: reads a credential and hands it to the one sign-in service, which holds
+// every rule (budgets, redeem, counting, events). Mounted on an app's own route or used by the
+// package's handlers, it is the same sign-in.
 import type { Request } from 'express';
 import { Strategy } from 'passport-strategy';
-import { readCredential, type Credential } from './credentials.js';
+import { describe } from './config/checks.js';
 import { MagicLinkError } from './errors.js';
+import { readAnyBody } from './http/body.js';
+import { clientOf } from './http/client.js';
+import { readCredential } from './http/credentials.js';
+import { HANDLER_OPTIONS, hasSession, missingSession, type HandlerOptions } from './http/passport-sign-in.js';
+import { rememberRefusal } from './http/refusals.js';
+import { toMagicLinkError } from './http/respond.js';
 import { serviceOf, type MagicLink } from './magic-link.js';
+import type { SignInResult } from './sign-in/service.js';
 import type { VerifyCallback } from './types.js';
-import { describe } from './option-checks.js';
+
+export type { MagicLinkAuthInfo } from './sign-in/service.js';
 
 export interface MagicLinkStrategyOptions {
   /** The MagicLink whose store issued the tokens. Required. */
   magicLink: MagicLink;
 }
 
-/** What `success` passes on as `info`: how, where the link asked to go, and whose email it was (as a digest). */
-export interface MagicLinkAuthInfo {
-  /** `link` for a token, `code` for an exchange code. */
-  readonly method: 'link' | 'code';
-  /** The link's stored redirect; null for codes and for links without one. */
-  readonly redirect: string | null;
-  readonly emailDigest: string;
+/** What Passport hands `authenticate()`: the options given to `passport.authenticate(name, options)`. */
+interface AuthenticateOptions {
+  session?: boolean;
+  [HANDLER_OPTIONS]?: HandlerOptions;
 }
 
 /**
  * `passport.use(new MagicLinkStrategy({ magicLink }, async (email, req) => findUser(email) ?? false))`,
  * then `passport.authenticate('magic-link', …)` by name. The body holds `{token}` from a link or
- * `{email, code}` from the mail's exchange code. Each request ends in exactly one of
- * `success`, `fail` (with a MagicLinkError as the challenge) or `error`.
+ * `{email, code}` from the mail's exchange code (JSON or a form; no body parser needed). Each
+ * request ends in exactly one of `success`, `fail` (a MagicLinkError as the challenge, with its
+ * status: 401, 404, 422 or 429 with `Retry-After`) or `error`.
  */
 export class MagicLinkStrategy extends Strategy {
   readonly name = 'magic-link';
-  // Not #private: Passport runs each request on Object.create(strategy), and #fields do not inherit.
+  // Not #private: Passport runs each request on Object.create(strategy), which fails #private brand checks.
   private readonly magicLink: MagicLink;
   private readonly verify: VerifyCallback;
 
@@ -52,47 +60,41 @@ export class MagicLinkStrategy extends Strategy {
     this.verify = verify;
   }
 
-  /** Reads `{token}` (a link) or `{email, code}` (an exchange code) from the body. */
-  override authenticate(req: Request): void {
-    const body: unknown = req.body;
-    const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-    const credential = readCredential(fields);
-    if (credential instanceof MagicLinkError) {
-      this.fail(credential, credential.status);
+  override authenticate(req: Request, options: AuthenticateOptions = {}): void {
+    const handler = options[HANDLER_OPTIONS];
+    // Passport logs in after success unless `session: false`: without a session the link would be
+    // spent and nobody signed in, so refuse before anything is read.
+    if (options.session !== false && !hasSession(req)) {
+      this.error(missingSession("passport.authenticate('magic-link')"));
       return;
     }
-    this.settle(req, credential).then(
-      (outcome) => {
-        if (outcome.kind === 'success') this.success(outcome.user, outcome.info);
-        else if (outcome.kind === 'fail') this.fail(outcome.error, outcome.error.status);
-        else this.error(outcome.error);
+    this.signInFrom(req, handler).then(
+      (result) => {
+        if (result.kind === 'success') this.success(result.user, result.info);
+        else if (result.kind === 'fail') this.refuse(req, result.error);
+        else this.error(result.error);
       },
-      // Only reached if the callbacks above throw; passport has then already answered.
+      // Only reached if Passport's own callbacks throw; it has answered by then.
       () => undefined,
     );
   }
 
-  private async settle(
-    req: Request,
-    credential: Credential,
-  ): Promise<
-    | { kind: 'success'; user: Express.User; info: MagicLinkAuthInfo }
-    | { kind: 'fail'; error: MagicLinkError }
-    | { kind: 'error'; error: Error }
-  > {
+  private async signInFrom(req: Request, handler: HandlerOptions | undefined): Promise<SignInResult> {
     try {
       const service = serviceOf(this.magicLink);
-      const outcome = 'token' in credential ? await service.redeem(credential.token, req) : await service.exchange(credential.email, credential.code);
-      if (!outcome.ok) return { kind: 'fail', error: new MagicLinkError(outcome.code, 'retryAfter' in outcome ? { retryAfter: outcome.retryAfter } : {}) };
-      const user = await this.verify(outcome.content.email, req);
-      if (!user) return { kind: 'fail', error: new MagicLinkError('account_not_found') };
-      return {
-        kind: 'success',
-        user,
-        info: { method: 'token' in credential ? 'link' : 'code', redirect: outcome.content.redirect, emailDigest: outcome.content.emailDigest },
-      };
+      const credential = readCredential(await readAnyBody(req), handler?.accepts ?? 'either');
+      if (credential instanceof MagicLinkError) return { kind: 'fail', error: credential };
+      return await service.signIn(clientOf(req), credential, (email) => this.verify(email, req), handler?.browserSecrets);
     } catch (error) {
-      return { kind: 'error', error: error instanceof Error ? error : new Error(String(error)) };
+      const failure = toMagicLinkError(error);
+      return failure.status >= 500 ? { kind: 'error', error: error instanceof Error ? error : failure } : { kind: 'fail', error: failure };
     }
+  }
+
+  private refuse(req: Request, error: MagicLinkError): void {
+    rememberRefusal(req, error);
+    // Passport answers a plain refusal itself; the wait still reaches the client.
+    if (error.retryAfter !== null) req.res?.setHeader('Retry-After', String(error.retryAfter));
+    this.fail(error, error.status);
   }
 }

@@ -1,11 +1,52 @@
 // Public types: options (each with its default), the mailer contract and the token store interface.
 import type { Request } from 'express';
 import type { Authenticator } from 'passport';
-import type { MagicLinkEvent } from './events.js';
+import type { ErrorCode } from './errors.js';
+import type { TokenStore } from './stores/contract.js';
 import type { RedisClient } from './stores/redis-client.js';
-import type { TokenKey } from './tokens.js';
 
-export type { TokenKey };
+export type {
+  BudgetCounter,
+  BudgetedRedeemResult,
+  EmailKey,
+  ExchangeOptions,
+  ExchangeResult,
+  RedeemOptions,
+  RedeemResult,
+  SaveOptions,
+  TokenKey,
+  TokenRecord,
+  TokenStore,
+} from './stores/contract.js';
+
+/** Every event carries these. */
+export interface MagicLinkEventBase {
+  /** The request's id (as in `X-Request-Id`). */
+  readonly requestId: string;
+  /** Keyed digest (HMAC under `secret`) of the canonical email; null when the request named no known email. */
+  readonly emailDigest: string | null;
+  /** A keyed pseudonym of the client's limiter key (its IP, or IPv6 subnet); never the IP itself. */
+  readonly ipKey: string;
+  /** UTC to the second: `2026-05-25T12:34:56Z`. */
+  readonly timestamp: string;
+}
+
+export type MagicLinkEvent = MagicLinkEventBase &
+  (
+    | { readonly type: 'link_requested' }
+    | { readonly type: 'link_sent' }
+    | { readonly type: 'mail_failed'; readonly code: 'email_delivery_failed' }
+    | {
+        readonly type: 'limit_exceeded';
+        readonly code: 'magic_link_ip_limit_exceeded' | 'magic_link_email_limit_exceeded' | 'exchange_code_attempt_limit_exceeded';
+      }
+    | { readonly type: 'link_redeemed' }
+    | { readonly type: 'redeem_rejected'; readonly code: ErrorCode }
+    | { readonly type: 'code_redeemed' }
+    | { readonly type: 'code_rejected'; readonly code: ErrorCode }
+  );
+
+export type MagicLinkEventType = MagicLinkEvent['type'];
 
 /** What the mailer is asked to deliver for one sign-in. */
 export interface MagicLinkMessage {
@@ -37,6 +78,12 @@ export interface LimitOptions {
   failedExchangesPerIp?: number;
   /** Wrong exchange codes for one email, from any IPs, per window. Default `20`. */
   failedExchangesPerEmail?: number;
+  /**
+   * Wrong exchange codes across the whole app per window: bounds what any number of hosts can
+   * guess (see the README's guessing arithmetic); past it codes are refused for `blockSeconds`,
+   * links keep working. Scale it with your traffic. Default `1000`.
+   */
+  failedExchangesTotal?: number;
   /** Length of the counting window. Default `3600`. */
   windowSeconds?: number;
   /** How long a key stays refused once its budget is spent (at most 3600). Default `3600`. */
@@ -44,6 +91,14 @@ export interface LimitOptions {
 }
 
 export interface MagicLinkOptions {
+  /**
+   * Server-side secret(s) for every digest the store, the limiters and the events hold (HMAC-SHA256):
+   * without it a store dump names no address and yields no code or token. At least 32 characters of
+   * real randomness, e.g. `openssl rand -base64 32`. A list rotates: the first is used for new
+   * records, the others still redeem links issued under them until those expire. Required with
+   * `redis` or a custom `store`; with the memory store a random per-process secret is used.
+   */
+  secret?: string | readonly string[];
   /**
    * The app's public origin, e.g. `https://app.example.com`. Links are built from it alone, and a
    * POST whose `Origin` differs is refused as cross-site. Required.
@@ -88,6 +143,11 @@ export interface MagicLinkOptions {
   docsBaseUrl?: string;
   /** IPv6 clients are limited per subnet of this many leading bits. Default `64`. */
   ipv6SubnetBits?: number;
+  /**
+   * IPv6 clients are also limited on this wider prefix, at ten times each per-IP budget, so one
+   * allocation (a /48 holds 65,536 /64s) does not multiply the budget. Default `48`.
+   */
+  ipv6WideSubnetBits?: number;
   /** Same-origin path the confirm form redirects to when the link carried no `redirect`. Default `/`. */
   successRedirect?: string;
   /** Path of the app's sign-in page, linked from the confirm page when a link is spent. Default `/`. */
@@ -102,82 +162,6 @@ export interface MagicLinkOptions {
   passport?: Pick<Authenticator, 'authenticate'>;
   /** Clock in milliseconds since the epoch, for tests. Default `Date.now`. */
   now?: () => number;
-}
-
-/** A link's record as stored: a sealed payload and times, never a token or a plain address. */
-export interface TokenRecord {
-  /** Email and redirect, encrypted under a key only the token yields. */
-  readonly sealed: string;
-  /** Which email's sign-in this is, as a digest: groups one email's links and codes. */
-  readonly emailKey: string;
-  /** When the link (and its code) stops working, in ms since the epoch. */
-  readonly expiresAt: number;
-  /** When the record may be forgotten; until then spent links answer `already_used`/`expired`. */
-  readonly retainUntil: number;
-  /** When it was redeemed (by link or by code), or null while unused. */
-  readonly usedAt: number | null;
-}
-
-/** How one email's state is found: its hash tag and `TokenRecord.emailKey`. */
-export interface EmailKey {
-  readonly tag: string;
-  readonly digest: string;
-}
-
-export interface SaveOptions {
-  readonly now: number;
-  /** First expire the email's other live links and codes (`revokeEarlierLinks`). */
-  readonly revokeOthers: boolean;
-}
-
-export interface RedeemOptions {
-  readonly now: number;
-  /** After a success, expire the email's other live links and codes (`burnOtherLinksOnSignIn`). */
-  readonly burnOthers: boolean;
-  /** Lifetime of a link (`ttlSeconds` in ms): the email's policy state must outlive every link it applies to. */
-  readonly linkTtlMs: number;
-}
-
-export interface ExchangeOptions extends RedeemOptions {
-  /** Wrong tries after which a code is dead. */
-  readonly maxFailures: number;
-}
-
-export type RedeemResult =
-  | { readonly status: 'redeemed'; readonly record: TokenRecord }
-  | { readonly status: 'not_found' | 'expired' | 'already_used' };
-
-/**
- * `redeemed`: the code matched a live link, which is now used. `already_used`: it matched a link
- * already redeemed. `not_found`: wrong, expired, or dead after too many wrong tries; a wrong code
- * (`wrong: true`) counted one failure against every live code of the email.
- */
-export type ExchangeResult =
-  | { readonly status: 'redeemed' | 'already_used' }
-  | { readonly status: 'not_found'; readonly wrong: boolean };
-
-/**
- * Storage for links and their exchange codes: one record per link, under `TokenKey.id`, which is
- * also its code's digest, so a link and its code are found (and burnt) together. Implementations
- * know nothing of HTTP. Each method is one atomic operation; all the keys it touches share the
- * email's tag, so on Redis Cluster they sit in one slot. `test/helpers/token-store-conformance.ts`
- * is the suite an implementation must pass.
- */
-export interface TokenStore {
-  /**
-   * Stores a new link under `key.id`; false, storing nothing, when the email already has a record
-   * (live or retained) with that id, so the caller draws another code. The record may be forgotten
-   * from `record.retainUntil` on.
-   */
-  save(key: TokenKey, record: TokenRecord, options: SaveOptions): Promise<boolean>;
-  /** Reads a link without consuming it; null when unknown, past retention or `key.check` differs. A burnt link reads as expired at `now`. */
-  peek(key: TokenKey, now: number): Promise<TokenRecord | null>;
-  /** Consumes a link, and so its code: of any number of concurrent redeems, exactly one sees `redeemed`. */
-  redeem(key: TokenKey, options: RedeemOptions): Promise<RedeemResult>;
-  /** Consumes a link by its code: of any number of concurrent link and code redeems, exactly one wins. */
-  exchange(email: EmailKey, codeDigest: string, options: ExchangeOptions): Promise<ExchangeResult>;
-  /** Forgets a link and its code (its mail could not be sent). */
-  delete(key: TokenKey): Promise<void>;
 }
 
 /** The app's lookup: the user for a redeemed link's email, or false when there is none. */

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import request from 'supertest';
+import { browser, confirmInBrowser, openConfirmPage, submitConfirm } from './helpers/confirm.js';
 import { BASE_URL, createTestApp } from './helpers/test-app.js';
 
 type App = Parameters<typeof request>[0];
 const requestLink = (app: App, email = 'alice@example.com', redirect?: string) =>
   request(app).post('/v1/auth/magic-link').send({ email, ...(redirect ? { redirect } : {}) });
-const confirm = (client: App | ReturnType<typeof request.agent>, token: string) =>
-  (client instanceof request.agent ? client : request(client as App)).post('/auth/magic-link/confirm').type('form').send({ token });
+const confirm = confirmInBrowser;
 
 function assertPageHeaders(res: request.Response): void {
   assert.match(String(res.headers['content-type']), /^text\/html; charset=utf-8/);
@@ -15,8 +16,14 @@ function assertPageHeaders(res: request.Response): void {
   assert.match(String(res.headers['x-robots-tag']), /noindex/);
   assert.match(String(res.headers['content-security-policy']), /default-src 'none'/);
   assert.ok(res.headers['x-request-id']);
-  // Self-contained: no script and nothing loaded from another origin.
-  assert.doesNotMatch(res.text, /<script|<link|src=|https?:\/\//i);
+  // Self-contained: nothing loaded from anywhere; the one inline script is allowed by its hash only.
+  assert.doesNotMatch(res.text, /<link|src=|https?:\/\//i);
+  const scripts = [...res.text.matchAll(/<script>([^<]*)<\/script>/g)];
+  assert.ok(scripts.length <= 1);
+  for (const [, body] of scripts) {
+    const hash = createHash('sha256').update(body!).digest('base64');
+    assert.match(String(res.headers['content-security-policy']), new RegExp(`script-src 'sha256-${hash.replace(/[+/]/g, '\\$&')}'`));
+  }
 }
 
 describe('confirm page', () => {
@@ -85,7 +92,9 @@ describe('confirm page', () => {
   it('the redirect cannot be changed at confirm time', async () => {
     const { app, tokenOf } = createTestApp();
     await requestLink(app, 'alice@example.com', '/home');
-    const res = await request(app).post('/auth/magic-link/confirm?redirect=https://evil.example').type('form').send({ token: tokenOf(), redirect: 'https://evil.example' });
+    const person = browser(app);
+    const form = await openConfirmPage(person, tokenOf());
+    const res = await person.post('/auth/magic-link/confirm?redirect=https://evil.example').type('form').send({ ...form, redirect: 'https://evil.example' });
     assert.equal(res.status, 303);
     assert.equal(res.headers.location, '/home');
   });
@@ -93,8 +102,11 @@ describe('confirm page', () => {
   it('POST with a spent link shows an HTML error page, not JSON', async () => {
     const { app, tokenOf } = createTestApp();
     await requestLink(app);
-    await confirm(app, tokenOf());
-    const res = await confirm(app, tokenOf());
+    // Another browser had the page open; the link was used elsewhere before it pressed.
+    const other = browser(app);
+    const form = await openConfirmPage(other, tokenOf());
+    assert.equal((await confirm(app, tokenOf())).status, 303);
+    const res = await submitConfirm(other, form);
     assert.equal(res.status, 401);
     assertPageHeaders(res);
     assert.match(res.text, /already been used/);
@@ -112,20 +124,22 @@ describe('confirm page', () => {
     const { app, tokenOf } = createTestApp();
     await requestLink(app);
     const token = tokenOf();
-    let res = await request(app).post('/auth/magic-link/confirm').set('Sec-Fetch-Site', 'cross-site').type('form').send({ token });
+    const person = browser(app);
+    const form = await openConfirmPage(person, token);
+    let res = await submitConfirm(person, form, { 'Sec-Fetch-Site': 'cross-site' });
     assert.equal(res.status, 403);
     assert.match(res.text, /another site/);
-    res = await request(app).post('/auth/magic-link/confirm').set('Origin', 'https://evil.example').type('form').send({ token });
+    res = await submitConfirm(person, form, { Origin: 'https://evil.example' });
     assert.equal(res.status, 403);
     // The confirm page is no-referrer, so browsers send Origin: null for its own form.
-    res = await request(app).post('/auth/magic-link/confirm').set('Origin', 'null').set('Sec-Fetch-Site', 'same-origin').type('form').send({ token });
+    res = await submitConfirm(person, form, { Origin: 'null', 'Sec-Fetch-Site': 'same-origin' });
     assert.equal(res.status, 303);
   });
 
   it('a same-origin POST with the base URL as Origin is accepted', async () => {
     const { app, tokenOf } = createTestApp();
     await requestLink(app);
-    const res = await request(app).post('/auth/magic-link/confirm').set('Origin', BASE_URL).type('form').send({ token: tokenOf() });
+    const res = await confirm(app, tokenOf(), { Origin: BASE_URL });
     assert.equal(res.status, 303);
   });
 

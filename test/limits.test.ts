@@ -33,11 +33,28 @@ describe('rate limits', () => {
       assert.equal(outbox.length, 3);
     });
 
-    it('sub-addresses are different addresses with their own budgets', async () => {
-      const { app } = createTestApp({ trustProxy: true, limits: { linkRequestsPerEmail: 1 } });
+    it('sub-addresses are different addresses, each mailed as itself, but share their mailbox budget', async () => {
+      const { app, outbox } = createTestApp({ trustProxy: true, limits: { linkRequestsPerEmail: 2 } });
       assert.equal((await requestLink(app, 'a+x@d.com', '10.0.0.1')).status, 202);
       assert.equal((await requestLink(app, 'a+y@d.com', '10.0.0.2')).status, 202);
-      assert.equal((await requestLink(app, 'a+x@d.com', '10.0.0.3')).status, 429);
+      assert.deepEqual(outbox.map((m) => m.to), ['a+x@d.com', 'a+y@d.com']);
+      expectError(await requestLink(app, 'a+z@d.com', '10.0.0.3'), 'magic_link_email_limit_exceeded', 3600);
+      expectError(await requestLink(app, 'a@d.com', '10.0.0.4'), 'magic_link_email_limit_exceeded', 'any');
+      assert.equal((await requestLink(app, 'b+x@d.com', '10.0.0.5')).status, 202, 'another mailbox has its own budget');
+    });
+
+    // Regression: +tags, Gmail dots and googlemail.com each had a fresh budget: one inbox got
+    // 3,000 mails in 30 s from 150 /64s of one /48 against a budget of 5 per hour.
+    it('mail bombing through aliases: one Gmail inbox gets at most the per-email budget, from any number of addresses', async () => {
+      const { app, outbox } = createTestApp({ trustProxy: true });
+      const aliases = ['victim@gmail.com', 'v.ictim@gmail.com', 'vi.ct.im+1@gmail.com', 'victim+2@googlemail.com', 'V.I.C.T.I.M@GoogleMail.com'];
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const ip = `2001:db8:77:${(i + 1).toString(16)}::1`;
+        statuses.push((await requestLink(app, aliases[i % aliases.length]!, ip)).status);
+      }
+      assert.equal(statuses.filter((s) => s === 202).length, 5);
+      assert.equal(outbox.length, 5);
     });
   });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { browser, openConfirmPage, submitConfirm } from './helpers/confirm.js';
 import { createExampleApp } from '../example-server/app.js';
 import { readSettings } from '../example-server/settings.js';
 import { createTestApp, expectError } from './helpers/test-app.js';
@@ -28,6 +29,9 @@ for (const flavour of IOREDIS_FLAVOURS) {
       const { app, outbox, tokenOf } = createTestApp({ redis: client, now: Date.now, verify: async (email) => ({ id: email, email }) });
       assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' })).status, 202);
       const token = tokenOf();
+      // The person opened the confirm page before the outage and presses Sign in during it.
+      const person = browser(app);
+      const form = await openConfirmPage(person, token);
       server.cli('save'); // a snapshot, so the link outlives the restart below
       await server.stop();
 
@@ -46,8 +50,10 @@ for (const flavour of IOREDIS_FLAVOURS) {
       assert.ok(Number(pageRes.headers['retry-after']) > 0);
       assert.ok(pageMs < 2_000, `confirm page took ${pageMs} ms`);
 
-      const [formRes, formMs] = await timed(request(app).post('/auth/magic-link/confirm').type('form').send({ token }));
+      const [formRes, formMs] = await timed(submitConfirm(person, form));
       assert.equal(formRes.status, 503);
+      assert.match(formRes.text, /has not been used/);
+      assert.match(formRes.text, /Try again/);
       assert.ok(formMs < 2_000, `confirm form took ${formMs} ms`);
 
       await server.resume();

@@ -23,7 +23,8 @@ function runStrategy(strategy: MagicLinkStrategy, body: unknown): Promise<Outcom
       pass: finish('pass'),
       redirect: finish('redirect'),
     });
-    instance.authenticate({ body } as express.Request);
+    // A token API's route: `passport.authenticate('magic-link', { session: false })`.
+    instance.authenticate({ body, headers: {} } as express.Request, { session: false });
   });
 }
 
@@ -53,7 +54,7 @@ describe('MagicLinkStrategy', () => {
     assert.equal(outcomes.length, 1);
     assert.equal(outcomes[0]!.kind, 'success');
     assert.deepEqual(outcomes[0]!.args[0], { email: 'alice@example.com' });
-    assert.deepEqual(Object.keys(outcomes[0]!.args[1] as object), ['method', 'redirect', 'emailDigest']);
+    assert.deepEqual(Object.keys(outcomes[0]!.args[1] as object), ['method', 'redirect', 'emailDigest', 'replayed']);
     assert.equal((outcomes[0]!.args[1] as { method: string }).method, 'link');
   });
 

@@ -1,6 +1,5 @@
 // In-process token store: the embedded default for a single Node process.
-import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, dropUndefined } from '../option-checks.js';
-import type { TokenKey } from '../tokens.js';
+import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, dropUndefined } from '../config/checks.js';
 import type {
   EmailKey,
   ExchangeOptions,
@@ -8,9 +7,10 @@ import type {
   RedeemOptions,
   RedeemResult,
   SaveOptions,
+  TokenKey,
   TokenRecord,
   TokenStore,
-} from '../types.js';
+} from './contract.js';
 
 export interface MemoryTokenStoreOptions {
   /** Most links held at once; past it the oldest are dropped first. Default `100000`. */
@@ -29,6 +29,8 @@ interface Entry {
   readonly generation: number;
   /** The email's wrong-code count at save: the code dies once the count has grown by `maxFailures`. */
   readonly failures: number;
+  /** Who redeemed it (a browser's digest), so that browser may replay its redeem for a while. */
+  binding?: string;
 }
 
 /** One email's policy state, kept only once it has any (a sign-in, a revoke or a wrong code). */
@@ -79,12 +81,13 @@ export class MemoryTokenStore implements TokenStore {
   async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
     const id = idOf(key.tag, key.id);
     if (this.#live(id, now)) return false;
-    if (this.#links.size >= this.#maxRecords) this.prune(now);
-    // Map iteration is insertion order, so the first links are the oldest.
+    // At the cap, make room from the oldest end (Map iteration is insertion order): O(1) amortised,
+    // and the oldest links are the ones most likely spent or expired already.
     for (const oldest of this.#links.keys()) {
       if (this.#links.size < this.#maxRecords) break;
       this.#links.delete(oldest);
     }
+    if (this.#emails.size >= this.#maxRecords) this.#dropOldestState(now);
     let state = this.#state(record.emailKey, now);
     if (revokeOthers) state = this.#bump(record.emailKey, 'generation', now, record.expiresAt);
     else if (state) state.until = Math.max(state.until, record.expiresAt);
@@ -99,12 +102,17 @@ export class MemoryTokenStore implements TokenStore {
     return record.usedAt === null && now < record.expiresAt && this.#burnt(entry, now) ? { ...record, expiresAt: now } : { ...record };
   }
 
-  async redeem(key: TokenKey, { now, burnOthers, linkTtlMs }: RedeemOptions): Promise<RedeemResult> {
+  async redeem(key: TokenKey, { now, burnOthers, linkTtlMs, bindings = [], replayWindowMs = 0 }: RedeemOptions): Promise<RedeemResult> {
     const entry = this.#checked(key, now);
     if (!entry) return { status: 'not_found' };
-    if (entry.record.usedAt !== null) return { status: 'already_used' };
+    const { usedAt } = entry.record;
+    if (usedAt !== null) {
+      const replay = entry.binding !== undefined && bindings.includes(entry.binding) && now - usedAt <= replayWindowMs;
+      return replay ? { status: 'redeemed', record: { ...entry.record }, replayed: true } : { status: 'already_used' };
+    }
     if (now >= entry.record.expiresAt || this.#burnt(entry, now)) return { status: 'expired' };
     this.#use(entry, now, burnOthers, linkTtlMs);
+    if (bindings[0] !== undefined) entry.binding = bindings[0];
     return { status: 'redeemed', record: { ...entry.record } };
   }
 
@@ -157,7 +165,17 @@ export class MemoryTokenStore implements TokenStore {
 
   #checked(key: TokenKey, now: number): Entry | undefined {
     const entry = this.#live(idOf(key.tag, key.id), now);
-    return entry?.check === key.check ? entry : undefined;
+    if (!entry) return undefined;
+    return entry.check === key.check || (key.formerChecks?.includes(entry.check) ?? false) ? entry : undefined;
+  }
+
+  /** Forgets the state that expires first among the oldest few, so the map stays within its cap. */
+  #dropOldestState(now: number): void {
+    for (const [emailKey, state] of this.#emails) {
+      this.#emails.delete(emailKey);
+      if (state.until <= now) continue;
+      break;
+    }
   }
 
   #state(emailKey: string, now: number): EmailState | undefined {
@@ -179,7 +197,9 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   #burnt(entry: Entry, now: number): boolean {
-    return entry.generation < (this.#state(entry.record.emailKey, now)?.generation ?? 0);
+    const state = this.#state(entry.record.emailKey, now) ?? { generation: 0, failures: 0 };
+    // State below what the link saw at save was lost (dropped at the cap): fail closed, never fresh.
+    return entry.generation !== state.generation || state.failures < entry.failures;
   }
 
   #use(entry: Entry, now: number, burnOthers: boolean, linkTtlMs: number): void {

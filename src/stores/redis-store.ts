@@ -1,139 +1,53 @@
 // Token store on Redis: one small hash per link, plus a hash of policy state for an email once it
-// has any. Every operation is one Lua script (or one command); every key a script touches carries
-// the email's hash tag, so on Redis Cluster they all sit in one slot.
-import { assertKnownKeys, assertWholeNumber, describe, dropUndefined } from '../option-checks.js';
-import type { TokenKey } from '../tokens.js';
+// has any. Every operation is one Lua script (or one command); see redis-scripts.ts for the layout.
+import { assertKnownKeys, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
 import type {
+  BudgetCounter,
+  BudgetedRedeemResult,
   EmailKey,
   ExchangeOptions,
   ExchangeResult,
   RedeemOptions,
   RedeemResult,
   SaveOptions,
+  TokenKey,
   TokenRecord,
   TokenStore,
-} from '../types.js';
-import { isRedisClient, untilReady, type RedisClient } from './redis-client.js';
+} from './contract.js';
+import { isCluster, isRedisClient, untilReady, type RedisClient } from './redis-client.js';
+import { EXCHANGE_SCRIPT, PEEK_SCRIPT, REDEEM_SCRIPT, SAVE_SCRIPT } from './redis-scripts.js';
 
-/** Internal (not exported from the package): see `RedisTokenStore[GUARDED_REDEEM]`. */
-export const GUARDED_REDEEM = Symbol('express-magic-link guarded redeem');
-
-/** A rate-limit counter that must not be over `points` for a redeem to go ahead. */
-export interface RedeemGuard {
-  readonly key: string;
-  readonly points: number;
+/** Thrown when a script refused to write because the request's deadline had passed (Redis was frozen or slow). */
+export class StoreDeadlineError extends Error {
+  constructor() {
+    super('the store call reached Redis after its deadline; it changed nothing');
+    this.name = 'StoreDeadlineError';
+  }
 }
-
-export type GuardedRedeemResult = RedeemResult | { readonly status: 'blocked'; readonly msBeforeNext: number };
 
 export interface RedisTokenStoreOptions {
   /** Prefix of every key the store writes; the hash tag follows it. Default `ml:`. */
   keyPrefix?: string;
   /** How long a call waits for a (re)connecting client before failing. Default `500`. */
   readyTimeoutMs?: number;
+  /**
+   * A write that reaches Redis later than this after it was sent changes nothing (its caller has
+   * been answered by then). Keep it below the app's store deadline. Default `800`.
+   */
+  writeDeadlineMs?: number;
 }
-
-// Link hash `<prefix>{tag}:l:<id>`, the id being the code's digest: s sealed payload, e email key,
-// t "<expires>:<retain until>" (ms in base 36; one field, as every byte counts when a link is
-// outstanding), k token check; g and f the email's generation and wrong-code count when it was
-// saved (absent while 0); u used at (absent while unused).
-// Email state `<prefix>{tag}:e:<email key>`, only once there is any: g generation (a sign-in or a
-// revoke adds one, burning every link saved before), f wrong codes. It is kept at least as long
-// as any link that compares against it can still work, so an outstanding link costs one key.
-const HELPERS = `
-local function keep(state, ms)
-  if redis.call('PTTL', state) < ms then redis.call('PEXPIRE', state, ms) end
-end
-local function burnt(state, g)
-  return tonumber(g or '0') < tonumber(redis.call('HGET', state, 'g') or '0')
-end
-local function times(t)
-  local sep = string.find(t, ':', 1, true)
-  return tonumber(string.sub(t, 1, sep - 1), 36), tonumber(string.sub(t, sep + 1), 36)
-end
-`;
-
-// KEYS: link, state. ARGV: sealed, email key, times, retain ms, check, revoke, now, valid ms.
-// 0 when the id is taken by a record still retained, else 1.
-const SAVE_SCRIPT = `${HELPERS}
-local t = redis.call('HGET', KEYS[1], 't')
-if t then
-  local _, retain = times(t)
-  if tonumber(ARGV[7], 36) < retain then return 0 end
-  redis.call('DEL', KEYS[1])
-end
-local st = redis.call('HMGET', KEYS[2], 'g', 'f')
-local g, f = st[1], st[2]
-if ARGV[6] == '1' then g = tostring(redis.call('HINCRBY', KEYS[2], 'g', 1)) end
-local fields = {'s', ARGV[1], 'e', ARGV[2], 't', ARGV[3], 'k', ARGV[5]}
-if g then table.insert(fields, 'g'); table.insert(fields, g) end
-if f then table.insert(fields, 'f'); table.insert(fields, f) end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if g or f then keep(KEYS[2], tonumber(ARGV[8])) end
-return 1`;
-
-// KEYS: link. ARGV: now, state-key prefix, check. {} when absent, else {s, e, t, u or '', burnt}.
-const PEEK_SCRIPT = `${HELPERS}
-local v = redis.call('HMGET', KEYS[1], 's', 'e', 't', 'u', 'k', 'g')
-if not v[1] or v[5] ~= ARGV[3] then return {} end
-local _, retain = times(v[3])
-if tonumber(ARGV[1], 36) >= retain then return {} end
-return {v[1], v[2], v[3], v[4] or '', burnt(ARGV[2] .. v[2], v[6]) and 1 or 0}`;
-
-// KEYS: link[, guard]. ARGV: now, burn, state-key prefix, check, link ttl ms[, guard points].
-// {4, pttl} when the guard counter is over its points (nothing is read or spent), {0} not found,
-// {2} already used, {3} expired or burnt, or {1, s, e, t} after marking it used.
-const REDEEM_SCRIPT = `${HELPERS}
-if KEYS[2] and tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[6]) then
-  return {4, redis.call('PTTL', KEYS[2])}
-end
-local v = redis.call('HMGET', KEYS[1], 's', 'e', 't', 'u', 'k', 'g')
-if not v[1] or v[5] ~= ARGV[4] then return {0} end
-local now = tonumber(ARGV[1], 36)
-local expires, retain = times(v[3])
-if now >= retain then return {0} end
-if v[4] then return {2} end
-local state = ARGV[3] .. v[2]
-if now >= expires or burnt(state, v[6]) then return {3} end
-redis.call('HSET', KEYS[1], 'u', ARGV[1])
-if ARGV[2] == '1' then
-  redis.call('HINCRBY', state, 'g', 1)
-  keep(state, tonumber(ARGV[5]))
-end
-return {1, v[1], v[2], v[3]}`;
-
-// KEYS: link (by code digest), state. ARGV: now, burn, max failures, email key, link ttl ms.
-// 1 redeemed, 2 already used, 3 dead or expired, 0 wrong (counted against all the email's codes).
-const EXCHANGE_SCRIPT = `${HELPERS}
-local now = tonumber(ARGV[1], 36)
-local v = redis.call('HMGET', KEYS[1], 'e', 't', 'u', 'g', 'f')
-local expires, retain = 0, 0
-if v[2] then expires, retain = times(v[2]) end
-if not v[1] or v[1] ~= ARGV[4] or now >= retain then
-  redis.call('HINCRBY', KEYS[2], 'f', 1)
-  keep(KEYS[2], tonumber(ARGV[5]))
-  return 0
-end
-local st = redis.call('HMGET', KEYS[2], 'g', 'f')
-if tonumber(st[2] or '0') - tonumber(v[5] or '0') >= tonumber(ARGV[3]) then return 3 end
-if v[3] then return 2 end
-if now >= expires or tonumber(v[4] or '0') < tonumber(st[1] or '0') then return 3 end
-redis.call('HSET', KEYS[1], 'u', ARGV[1])
-if ARGV[2] == '1' then
-  redis.call('HINCRBY', KEYS[2], 'g', 1)
-  keep(KEYS[2], tonumber(ARGV[5]))
-end
-return 1`;
 
 // Named after the script version, so stores with other prefixes on one client share the definition.
 const COMMANDS = {
-  save: ['expressMagicLinkSave4', SAVE_SCRIPT, 2],
-  peek: ['expressMagicLinkPeek4', PEEK_SCRIPT, 1],
-  redeem: ['expressMagicLinkRedeem4', REDEEM_SCRIPT, 1],
-  guardedRedeem: ['expressMagicLinkGuardedRedeem4', REDEEM_SCRIPT, 2],
-  exchange: ['expressMagicLinkExchange4', EXCHANGE_SCRIPT, 2],
+  save: ['expressMagicLinkSave5', SAVE_SCRIPT, 2],
+  peek: ['expressMagicLinkPeek5', PEEK_SCRIPT, 1],
+  redeem: ['expressMagicLinkRedeem5', REDEEM_SCRIPT, 1],
+  // The same script with the budget counters as further keys; ioredis fixes the key count per command.
+  redeem1: ['expressMagicLinkRedeemBudget1x5', REDEEM_SCRIPT, 2],
+  redeem2: ['expressMagicLinkRedeemBudget2x5', REDEEM_SCRIPT, 3],
+  exchange: ['expressMagicLinkExchange5', EXCHANGE_SCRIPT, 2],
 } as const;
+const BUDGETED = ['redeem', 'redeem1', 'redeem2'] as const;
 
 type ScriptCommand = (...keysThenArgs: string[]) => Promise<unknown>;
 
@@ -150,22 +64,27 @@ export class RedisTokenStore implements TokenStore {
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #readyTimeoutMs: number;
+  readonly #writeDeadlineMs: number;
 
   constructor(client: RedisClient, options: RedisTokenStoreOptions = {}) {
     if (!isRedisClient(client)) {
       throw new TypeError(`\`RedisTokenStore\` needs an ioredis client (\`new Redis(url)\` or \`new Redis.Cluster(nodes)\`); got ${describe(client)}.`);
     }
     const given = dropUndefined(options, 'RedisTokenStore');
-    assertKnownKeys(given, ['keyPrefix', 'readyTimeoutMs'], 'RedisTokenStore');
+    assertKnownKeys(given, ['keyPrefix', 'readyTimeoutMs', 'writeDeadlineMs'], 'RedisTokenStore');
     if (given.keyPrefix !== undefined && (typeof given.keyPrefix !== 'string' || /[{}\s]/.test(given.keyPrefix))) {
       throw new TypeError(
         `\`RedisTokenStore\` option \`keyPrefix\` must be a string without braces or spaces (the hash tag follows it), such as "ml:"; got ${describe(given.keyPrefix)}.`,
       );
     }
     assertWholeNumber(given.readyTimeoutMs, 'RedisTokenStore', 'readyTimeoutMs', 0, 60_000);
+    assertWholeNumber(given.writeDeadlineMs, 'RedisTokenStore', 'writeDeadlineMs', 1, 60_000);
     this.#client = client;
     this.#prefix = given.keyPrefix ?? 'ml:';
     this.#readyTimeoutMs = given.readyTimeoutMs ?? 500;
+    this.#writeDeadlineMs = given.writeDeadlineMs ?? 800;
+    // Budget counters live under other hash tags: one script may not touch them on a Cluster.
+    if (isCluster(client)) this.redeemWithBudget = undefined;
     // defineCommand loads each script once and runs it by SHA (EVALSHA, EVAL after a NOSCRIPT).
     for (const [name, lua, numberOfKeys] of Object.values(COMMANDS)) client.defineCommand(name, { numberOfKeys, lua });
   }
@@ -189,12 +108,14 @@ export class RedisTokenStore implements TokenStore {
       flag(revokeOthers),
       toBase36(now),
       String(Math.max(1, record.expiresAt - now)),
+      this.#deadline(),
     );
+    if (Number(saved) === -1) throw new StoreDeadlineError();
     return Number(saved) === 1;
   }
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
-    const reply = (await this.#run('peek', this.keyOf(key), toBase36(now), this.#statePrefix(key.tag), key.check)) as [string, string, string, string, number] | [];
+    const reply = (await this.#run('peek', this.keyOf(key), toBase36(now), this.#statePrefix(key.tag), checksOf(key))) as [string, string, string, string, number] | [];
     if (reply.length === 0) return null;
     const [sealed, emailKey, times, used, burnt] = reply;
     const usedAt = used ? fromBase36(used) : null;
@@ -204,34 +125,54 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async redeem(key: TokenKey, options: RedeemOptions): Promise<RedeemResult> {
-    return this.#redeem(key, options) as Promise<RedeemResult>;
+    return this.#redeem(key, options, []) as Promise<RedeemResult>;
   }
 
   /**
-   * Internal to the library: the redeem, refused before anything is read when the rate-limit counter
-   * at `guard.key` is over `guard.points`. One script instead of a GET and then the redeem, so a
-   * verify costs one round trip. Not for Redis Cluster, where the counter sits in another slot.
+   * Takes a point of each budget counter, then redeems, in one script: a verify costs one round
+   * trip, and a counter over budget refuses before the link is read. Only on one Redis server,
+   * where the counters (kept by the app's rate-limiter-flexible limiters) and the link share it;
+   * a Cluster client does not offer it.
    */
-  [GUARDED_REDEEM](key: TokenKey, options: RedeemOptions, guard: RedeemGuard): Promise<GuardedRedeemResult> {
-    return this.#redeem(key, options, guard);
+  redeemWithBudget?(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult> {
+    return this.#redeem(key, options, counters);
   }
 
-  async #redeem(key: TokenKey, { now, burnOthers, linkTtlMs }: RedeemOptions, guard?: RedeemGuard): Promise<GuardedRedeemResult> {
-    const args = [toBase36(now), flag(burnOthers), this.#statePrefix(key.tag), key.check, String(linkTtlMs)];
-    const reply = (await (guard
-      ? this.#run('guardedRedeem', this.keyOf(key), guard.key, ...args, String(guard.points))
-      : this.#run('redeem', this.keyOf(key), ...args))) as [number, (string | number)?, string?, string?];
+  async #redeem(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult> {
+    const { now, burnOthers, linkTtlMs, bindings = [], replayWindowMs = 0 } = options;
+    if (counters.length >= BUDGETED.length) throw new TypeError(`redeemWithBudget takes at most ${BUDGETED.length - 1} counters`);
+    const args = [
+      toBase36(now),
+      flag(burnOthers),
+      this.#statePrefix(key.tag),
+      checksOf(key),
+      String(linkTtlMs),
+      bindings.join(','),
+      String(replayWindowMs),
+      this.#deadline(),
+      ...counters.flatMap((counter) => [String(counter.points), String(counter.windowMs), String(counter.blockMs)]),
+    ];
+    const reply = (await this.#run(BUDGETED[counters.length]!, this.keyOf(key), ...counters.map((counter) => counter.key), ...args)) as [
+      number,
+      (string | number)?,
+      (string | number)?,
+      string?,
+      number?,
+    ];
     switch (reply[0]) {
       case 1: {
         const [expiresAt, retainUntil] = fromTimes(reply[3]!);
-        return { status: 'redeemed', record: { sealed: String(reply[1]), emailKey: reply[2]!, expiresAt, retainUntil, usedAt: now } };
+        const record = { sealed: String(reply[1]), emailKey: String(reply[2]), expiresAt, retainUntil, usedAt: now };
+        return reply[4] === 1 ? { status: 'redeemed', record, replayed: true } : { status: 'redeemed', record };
       }
       case 2:
         return { status: 'already_used' };
       case 3:
         return { status: 'expired' };
       case 4:
-        return { status: 'blocked', msBeforeNext: Math.max(0, Number(reply[1])) };
+        return { status: 'over_budget', counter: Number(reply[1]), msBeforeNext: Math.max(0, Number(reply[2])) };
+      case 5:
+        throw new StoreDeadlineError();
       default:
         return { status: 'not_found' };
     }
@@ -248,8 +189,10 @@ export class RedisTokenStore implements TokenStore {
         String(maxFailures),
         email.digest,
         String(linkTtlMs),
+        this.#deadline(),
       ),
     );
+    if (reply === -1) throw new StoreDeadlineError();
     if (reply === 1) return { status: 'redeemed' };
     if (reply === 2) return { status: 'already_used' };
     return { status: 'not_found', wrong: reply === 0 };
@@ -258,6 +201,11 @@ export class RedisTokenStore implements TokenStore {
   async delete(key: TokenKey): Promise<void> {
     await untilReady(this.#client, this.#readyTimeoutMs);
     await this.#client.del(this.keyOf(key));
+  }
+
+  /** The latest moment, on a synchronised clock, at which this call may still write. */
+  #deadline(): string {
+    return String(Date.now() + this.#writeDeadlineMs);
   }
 
   #statePrefix(tag: string): string {
@@ -273,4 +221,9 @@ export class RedisTokenStore implements TokenStore {
     const run = (this.#client as unknown as Record<string, ScriptCommand>)[COMMANDS[command][0]]!;
     return run.apply(this.#client, keysThenArgs);
   }
+}
+
+/** The token's check and any former ones (rotation), as the scripts read them. */
+function checksOf(key: TokenKey): string {
+  return key.formerChecks && key.formerChecks.length > 0 ? [key.check, ...key.formerChecks].join(',') : key.check;
 }

@@ -5,6 +5,7 @@ import express4 from 'express4';
 import session from 'express-session';
 import { Passport } from 'passport';
 import request from 'supertest';
+import { openConfirmPage, submitConfirm } from '../helpers/confirm.js';
 import { errorHandler, MagicLink, MagicLinkStrategy, requestId } from '../../src/index.js';
 import { expectError } from '../helpers/test-app.js';
 
@@ -62,7 +63,7 @@ for (const [name, express] of VERSIONS) {
       assert.equal((await browser.post('/v1/auth/magic-link').send({ email: 'alice@example.com' })).status, 202);
       const link = new URL(outbox[0]!);
       assert.equal((await browser.get(link.pathname + link.search)).status, 200);
-      const res = await browser.post(link.pathname).type('form').send({ token: link.searchParams.get('token') });
+      const res = await submitConfirm(browser, await openConfirmPage(browser, link.searchParams.get('token')!));
       assert.equal(res.status, 303);
       expectError(await browser.post('/v1/auth/verify').send({ token: link.searchParams.get('token') }), 'magic_link_already_used');
     });

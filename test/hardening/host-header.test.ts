@@ -1,6 +1,7 @@
 // Host-header injection: links come from the configured base URL only.
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { browser, openConfirmPage, submitConfirm } from '../helpers/confirm.js';
 import { createTestApp } from '../helpers/test-app.js';
 
 describe('host-header injection', () => {
@@ -28,7 +29,8 @@ describe('host-header injection', () => {
     await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com', redirect: '/inbox' });
     const page = await request(app).get(`/auth/magic-link/confirm?token=${tokenOf()}`).set('Host', 'evil.example');
     assert.doesNotMatch(page.text, /evil/);
-    const form = await request(app).post('/auth/magic-link/confirm').set('Host', 'evil.example').type('form').send({ token: tokenOf() });
+    const person = browser(app);
+    const form = await submitConfirm(person, await openConfirmPage(person, tokenOf()), { Host: 'evil.example' });
     assert.equal(form.headers.location, '/inbox');
   });
 });

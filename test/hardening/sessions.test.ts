@@ -1,6 +1,7 @@
 // Sessions: a new id at sign-in (no fixation), safe cookie flags, and sign-out that really ends it.
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { confirmInBrowser } from '../helpers/confirm.js';
 import { createExampleApp } from '../../example-server/app.js';
 import { readSettings } from '../../example-server/settings.js';
 import { createTestApp, expectError } from '../helpers/test-app.js';
@@ -22,7 +23,7 @@ describe('sessions', () => {
       const signIn =
         via === 'verify'
           ? await victim.post('/v1/auth/verify').send({ token: tokenOf() })
-          : await victim.post('/auth/magic-link/confirm').type('form').send({ token: tokenOf() });
+          : await confirmInBrowser(victim, tokenOf());
       const fresh = sidOf(signIn);
       assert.ok(fresh && fresh !== planted, 'a new session id');
       // An attacker holding the planted id is not signed in.

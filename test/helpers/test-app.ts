@@ -33,6 +33,8 @@ export interface TestApp {
   codeOf: (index?: number) => string;
   /** Errors passed to onError. */
   reported: unknown[];
+  /** The Passport instance the strategy is registered on. */
+  passport: InstanceType<typeof Passport>;
 }
 
 export interface TestAppOptions extends Partial<MagicLinkOptions> {
@@ -42,6 +44,8 @@ export interface TestAppOptions extends Partial<MagicLinkOptions> {
 }
 
 export const BASE_URL = 'http://app.test';
+/** A secret as `openssl rand -base64 32` makes one; shared stores (Redis, custom) require it. */
+export const TEST_SECRET = 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=';
 export const START = Date.parse('2026-05-25T12:00:00Z');
 
 export function createTestApp(options: TestAppOptions = {}): TestApp {
@@ -60,6 +64,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     mailer: { send: async (message) => void outbox.push(message) },
     now: clock.now,
     passport,
+    secret: TEST_SECRET,
     onError: (error) => void reported.push(error),
     ...magicLinkOptions,
   });
@@ -98,7 +103,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     assert.ok(message, `no mail at index ${index}`);
     return message.code;
   };
-  return { app, magicLink, outbox, clock, users, tokenOf, codeOf, reported };
+  return { app, magicLink, outbox, clock, users, tokenOf, codeOf, reported, passport };
 }
 
 const ENVELOPE_KEYS = ['success', 'error', 'message', 'details', 'retry_after', 'doc_url', 'request_id', 'timestamp'];

@@ -1,4 +1,5 @@
 // Normalises MagicLink options once, at construction, into a frozen internal config.
+import { randomBytes } from 'node:crypto';
 import passportModule, { type Authenticator } from 'passport';
 import {
   assertKnownKeys,
@@ -8,14 +9,15 @@ import {
   assertWholeNumber,
   describe,
   dropUndefined,
-} from './option-checks.js';
-import { logToConsole } from './error-handler.js';
-import type { EventHandler } from './events.js';
-import { DEFAULT_DOCS_BASE_URL } from './respond.js';
-import { MemoryTokenStore } from './stores/memory-store.js';
-import { isRedisClient, type RedisClient } from './stores/redis-client.js';
-import { RedisTokenStore } from './stores/redis-store.js';
-import type { LimitOptions, Mailer, MagicLinkOptions, TokenStore } from './types.js';
+} from './checks.js';
+import { REQUIRED_STORE_METHODS, type TokenStore } from '../stores/contract.js';
+import { MemoryTokenStore } from '../stores/memory-store.js';
+import { isCluster, isRedisClient, type RedisClient } from '../stores/redis-client.js';
+import { RedisTokenStore } from '../stores/redis-store.js';
+import type { LimitOptions, Mailer, MagicLinkOptions } from '../types.js';
+import { logToConsole } from './log.js';
+
+export const DEFAULT_DOCS_BASE_URL = 'https://docs.asterwise.com/reference/errors';
 
 export interface LimitsConfig {
   readonly linkRequestsPerIp: number;
@@ -23,6 +25,7 @@ export interface LimitsConfig {
   readonly failedVerifiesPerIp: number;
   readonly failedExchangesPerIp: number;
   readonly failedExchangesPerEmail: number;
+  readonly failedExchangesTotal: number;
   readonly windowSeconds: number;
   readonly blockSeconds: number;
 }
@@ -34,8 +37,14 @@ export interface MagicLinkConfig {
   readonly mailer: Mailer;
   readonly confirmPath: string;
   readonly store: TokenStore;
+  /** The store runs in this process and cannot hang: its calls skip the deadline's timer. */
+  readonly storeIsInProcess: boolean;
   /** Set when the app passed `redis`: limiters then live there too. */
   readonly redis: RedisClient | undefined;
+  /** The limit counters live in the store's own Redis server (not a Cluster): one script can take a point and redeem. */
+  readonly limitsInStore: boolean;
+  /** Server-side secrets, newest first; never stored. */
+  readonly secrets: readonly string[];
   readonly keyPrefix: string;
   readonly ttlSeconds: number;
   readonly retentionSeconds: number;
@@ -43,11 +52,12 @@ export interface MagicLinkConfig {
   readonly codeAttempts: number;
   readonly revokeEarlierLinks: boolean;
   readonly burnOtherLinksOnSignIn: boolean;
-  readonly onEvent: EventHandler | undefined;
+  readonly onEvent: MagicLinkOptions['onEvent'];
   readonly mailTimeoutMs: number;
   readonly storeTimeoutMs: number;
   readonly docsBaseUrl: string;
   readonly ipv6SubnetBits: number;
+  readonly ipv6WideSubnetBits: number;
   readonly successRedirect: string;
   readonly signInPath: string;
   readonly onError: (error: unknown, requestId: string) => void;
@@ -59,6 +69,7 @@ export interface MagicLinkConfig {
 
 const WHERE = 'MagicLink';
 const KNOWN_KEYS = [
+  'secret',
   'baseUrl',
   'mailer',
   'confirmPath',
@@ -76,6 +87,7 @@ const KNOWN_KEYS = [
   'storeTimeoutMs',
   'docsBaseUrl',
   'ipv6SubnetBits',
+  'ipv6WideSubnetBits',
   'successRedirect',
   'signInPath',
   'appName',
@@ -90,16 +102,16 @@ const LIMIT_KEYS = [
   'failedVerifiesPerIp',
   'failedExchangesPerIp',
   'failedExchangesPerEmail',
+  'failedExchangesTotal',
   'windowSeconds',
   'blockSeconds',
 ] as const satisfies readonly (keyof LimitOptions)[];
-const STORE_METHODS = ['save', 'peek', 'redeem', 'delete'] as const satisfies readonly (keyof TokenStore)[];
 
 function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
   const where = `${WHERE}.limits`;
   const given = dropUndefined(options, where);
   assertKnownKeys(given, LIMIT_KEYS, where);
-  for (const key of ['linkRequestsPerIp', 'linkRequestsPerEmail', 'failedVerifiesPerIp', 'failedExchangesPerIp', 'failedExchangesPerEmail'] as const) {
+  for (const key of ['linkRequestsPerIp', 'linkRequestsPerEmail', 'failedVerifiesPerIp', 'failedExchangesPerIp', 'failedExchangesPerEmail', 'failedExchangesTotal'] as const) {
     assertWholeNumber(given[key], where, key, 1, 1_000_000);
   }
   assertWholeNumber(given.windowSeconds, where, 'windowSeconds', 1, 86_400);
@@ -111,6 +123,7 @@ function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
     failedVerifiesPerIp: given.failedVerifiesPerIp ?? 20,
     failedExchangesPerIp: given.failedExchangesPerIp ?? 10,
     failedExchangesPerEmail: given.failedExchangesPerEmail ?? 20,
+    failedExchangesTotal: given.failedExchangesTotal ?? 1000,
     windowSeconds: given.windowSeconds ?? 3600,
     blockSeconds: given.blockSeconds ?? 3600,
   });
@@ -118,7 +131,7 @@ function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
 
 function assertStore(store: unknown): asserts store is TokenStore | undefined {
   if (store === undefined) return;
-  const missing = STORE_METHODS.filter(
+  const missing = REQUIRED_STORE_METHODS.filter(
     (method) => typeof store !== 'object' || store === null || typeof (store as Record<string, unknown>)[method] !== 'function',
   );
   if (missing.length > 0) {
@@ -126,6 +139,55 @@ function assertStore(store: unknown): asserts store is TokenStore | undefined {
       `\`${WHERE}\` option \`store\` must implement the TokenStore interface (missing ${missing.map((m) => `\`${m}()\``).join(', ')}); use \`new MemoryTokenStore()\`, \`new RedisTokenStore(client)\` or leave it out.`,
     );
   }
+}
+
+const MIN_SECRET_LENGTH = 32;
+const SECRET_HOWTO = 'make one with `openssl rand -base64 32` and keep it out of the store (an environment variable or a secret manager)';
+
+/** Bits of entropy the characters of `text` show, estimated from their frequencies. */
+function estimatedBits(text: string): number {
+  const counts = new Map<string, number>();
+  for (const char of text) counts.set(char, (counts.get(char) ?? 0) + 1);
+  let bits = 0;
+  for (const count of counts.values()) bits -= count * Math.log2(count / text.length);
+  return bits;
+}
+
+function hasRepeats(text: string, size: number): boolean {
+  const seen = new Set<string>();
+  for (let i = 0; i + size <= text.length; i++) {
+    const part = text.slice(i, i + size);
+    if (seen.has(part)) return true;
+    seen.add(part);
+  }
+  return false;
+}
+
+function normalizeSecrets(value: unknown, shared: boolean): readonly string[] {
+  if (value === undefined) {
+    if (shared) {
+      throw new TypeError(
+        `\`${WHERE}\` option \`secret\` is required when the store is shared between processes (\`redis\` or a custom \`store\`): ${SECRET_HOWTO}.`,
+      );
+    }
+    // The memory store's links die with the process, and so may its secret.
+    return Object.freeze([randomBytes(32).toString('base64url')]);
+  }
+  const list: unknown[] = Array.isArray(value) ? [...(value as unknown[])] : [value];
+  if (list.length === 0) throw new TypeError(`\`${WHERE}\` option \`secret\` must be a string or a non-empty list of strings; ${SECRET_HOWTO}.`);
+  for (const [index, secret] of list.entries()) {
+    const name = Array.isArray(value) ? `secret[${index}]` : 'secret';
+    if (typeof secret !== 'string') throw new TypeError(`\`${WHERE}\` option \`${name}\` must be a string; got ${describe(secret)}.`);
+    if (secret.length < MIN_SECRET_LENGTH) {
+      throw new TypeError(`\`${WHERE}\` option \`${name}\` is too short (${secret.length} characters, at least ${MIN_SECRET_LENGTH}): ${SECRET_HOWTO}.`);
+    }
+    // Catches words, repeated phrases and keyboard runs; a random secret passes with room to spare.
+    if (estimatedBits(secret) < 96 || hasRepeats(secret, 6)) {
+      throw new TypeError(`\`${WHERE}\` option \`${name}\` looks guessable (repeated or low-variety characters): ${SECRET_HOWTO}.`);
+    }
+  }
+  if (new Set(list).size !== list.length) throw new TypeError(`\`${WHERE}\` option \`secret\` lists the same secret twice.`);
+  return Object.freeze(list as string[]);
 }
 
 export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
@@ -165,6 +227,12 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   assertWholeNumber(given.storeTimeoutMs, WHERE, 'storeTimeoutMs', 1, 60_000);
   assertOptionalUrl(given.docsBaseUrl, WHERE, 'docsBaseUrl');
   assertWholeNumber(given.ipv6SubnetBits, WHERE, 'ipv6SubnetBits', 1, 128);
+  assertWholeNumber(given.ipv6WideSubnetBits, WHERE, 'ipv6WideSubnetBits', 1, 128);
+  if ((given.ipv6WideSubnetBits ?? 48) > (given.ipv6SubnetBits ?? 64)) {
+    throw new TypeError(
+      `\`${WHERE}\` option \`ipv6WideSubnetBits\` (${given.ipv6WideSubnetBits ?? 48}) must not be longer than \`ipv6SubnetBits\` (${given.ipv6SubnetBits ?? 64}): it is the wider prefix.`,
+    );
+  }
   assertOptionalPath(given.successRedirect, WHERE, 'successRedirect');
   assertOptionalPath(given.signInPath, WHERE, 'signInPath');
   assertOptionalFunction(given.onError, WHERE, 'onError');
@@ -181,13 +249,22 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   const keyPrefix = given.keyPrefix ?? 'ml:';
   const storeTimeoutMs = given.storeTimeoutMs ?? 1_000;
   const redis = given.redis as RedisClient | undefined;
+  const secrets = normalizeSecrets(given.secret, redis !== undefined || (given.store !== undefined && !(given.store instanceof MemoryTokenStore)));
   return Object.freeze({
+    secrets,
     baseUrl,
     baseHref: baseUrl.href.replace(/\/+$/, ''),
     mailer: given.mailer as Mailer,
     confirmPath: given.confirmPath ?? '/auth/magic-link/confirm',
-    store: given.store ?? (redis ? new RedisTokenStore(redis, { keyPrefix, readyTimeoutMs: Math.floor(storeTimeoutMs / 2) }) : new MemoryTokenStore()),
+    store:
+      given.store ??
+      (redis
+        ? // Writes that reach Redis after 80 % of the deadline change nothing: the answer may already be a 503.
+          new RedisTokenStore(redis, { keyPrefix, readyTimeoutMs: Math.floor(storeTimeoutMs / 2), writeDeadlineMs: Math.floor(storeTimeoutMs * 0.8) })
+        : new MemoryTokenStore()),
+    storeIsInProcess: given.store === undefined ? redis === undefined : given.store instanceof MemoryTokenStore,
     redis,
+    limitsInStore: redis !== undefined && given.store === undefined && !isCluster(redis),
     keyPrefix,
     ttlSeconds: given.ttlSeconds ?? 900,
     retentionSeconds: given.retentionSeconds ?? 86_400,
@@ -200,6 +277,7 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     storeTimeoutMs,
     docsBaseUrl: (given.docsBaseUrl ?? DEFAULT_DOCS_BASE_URL).replace(/\/+$/, ''),
     ipv6SubnetBits: given.ipv6SubnetBits ?? 64,
+    ipv6WideSubnetBits: given.ipv6WideSubnetBits ?? 48,
     successRedirect: given.successRedirect ?? '/',
     signInPath: given.signInPath ?? '/',
     onError: given.onError ?? logToConsole,

@@ -1,9 +1,8 @@
-// Writes the success and error envelopes of SPEC §2–§3; every JSON answer goes through here.
+// The error path, in one place: any thrown value becomes a catalogue error, 5xx are reported, and
+// every JSON answer (success or failure) is written here, as SPEC §2–§3 describe.
 import type { Request, Response } from 'express';
-import { errorCatalogue, type MagicLinkError, type ValidationIssue } from './errors.js';
+import { errorCatalogue, isoSeconds, MagicLinkError, type ErrorCode, type ValidationIssue } from '../errors.js';
 import { requestIdOf } from './request-id.js';
-
-export const DEFAULT_DOCS_BASE_URL = 'https://docs.asterwise.com/reference/errors';
 
 /** Longest `input` echoed back in a validation issue; longer strings are cut. */
 const MAX_ECHOED_INPUT = 100;
@@ -22,11 +21,6 @@ export interface ErrorEnvelope {
   doc_url: string;
   request_id: string;
   timestamp: string;
-}
-
-/** UTC to the second with `Z`, no fraction: `2026-05-25T12:34:56Z`. */
-export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value.slice(0, MAX_TEXT) : fallback);
@@ -119,4 +113,68 @@ export function sendSuccess(req: Request, res: Response, status: number, data: u
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Cache-Control', 'no-store');
   res.end(JSON.stringify({ success: true, message: 'success', data }));
+}
+
+// body-parser (and raw-body) error types, the same in Express 4 and 5.
+const BODY_ERRORS: Record<string, ErrorCode> = {
+  'entity.too.large': 'payload_too_large',
+  'entity.parse.failed': 'invalid_request_body',
+  'entity.verify.failed': 'invalid_request_body',
+  'encoding.unsupported': 'invalid_request_body',
+  'charset.unsupported': 'invalid_request_body',
+  'request.aborted': 'invalid_request_body',
+  'request.size.invalid': 'invalid_request_body',
+  'stream.encoding.set': 'invalid_request_body',
+  'stream.not.readable': 'invalid_request_body',
+  'parameters.too.many': 'invalid_request_body',
+};
+
+// Statuses other middleware commonly sets (http-errors), folded into the nearest catalogue code.
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'invalid_request_body',
+  401: 'session_not_found',
+  403: 'cross_site_request',
+  404: 'resource_not_found',
+  405: 'resource_not_found',
+  413: 'payload_too_large',
+  415: 'invalid_request_body',
+  503: 'service_unavailable',
+};
+
+/** Seconds a client waits when a service is unavailable and nothing said how long. */
+const UNAVAILABLE_RETRY_SECONDS = 5;
+
+function propertyOf(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+/** Maps anything thrown into a catalogue error; unknown shapes become `internal_error`. Never throws. */
+export function toMagicLinkError(error: unknown): MagicLinkError {
+  try {
+    if (error instanceof MagicLinkError) return error;
+    const type = propertyOf(error, 'type');
+    if (typeof type === 'string' && Object.hasOwn(BODY_ERRORS, type)) return new MagicLinkError(BODY_ERRORS[type]!, { cause: error });
+    const status = propertyOf(error, 'status') ?? propertyOf(error, 'statusCode');
+    if (typeof status === 'number' && Object.hasOwn(STATUS_CODES, status)) {
+      const code = STATUS_CODES[status]!;
+      return new MagicLinkError(code, { cause: error, retryAfter: code === 'service_unavailable' ? UNAVAILABLE_RETRY_SECONDS : null });
+    }
+    return new MagicLinkError('internal_error', { cause: error });
+  } catch {
+    // A thrown value whose properties throw (a hostile Proxy) is still only an internal error.
+    return new MagicLinkError('internal_error');
+  }
+}
+
+/** The catalogue error to render for `error`; a 5xx is handed to `onError` (whose own failure changes nothing). */
+export function reportFailure(onError: (error: unknown, requestId: string) => void, req: Request, res: Response, error: unknown): MagicLinkError {
+  const rendered = toMagicLinkError(error);
+  if (rendered.status >= 500) {
+    try {
+      onError(rendered.cause ?? rendered, requestIdOf(req, res));
+    } catch {
+      // A failing logger must not change the answer.
+    }
+  }
+  return rendered;
 }

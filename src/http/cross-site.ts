@@ -1,6 +1,6 @@
 // Login-CSRF guard for the POST endpoints.
 import type { Request } from 'express';
-import { MagicLinkError } from './errors.js';
+import { MagicLinkError } from '../errors.js';
 
 /**
  * Refuses `Sec-Fetch-Site: cross-site` and any `Origin` other than the app's. `Origin: null` alone

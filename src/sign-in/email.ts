@@ -48,3 +48,23 @@ export function maskEmail(email: string): string {
   const first = Array.from(email.slice(0, at))[0] ?? '';
   return `${first}•••@${domainToUnicode(email.slice(at + 1)) || email.slice(at + 1)}`;
 }
+
+const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * The mailbox an address delivers to, for limiting only (never identity or delivery): `+tag`
+ * stripped, and for Gmail dots dropped and `googlemail.com` folded. So `a.b+x@googlemail.com` and
+ * `ab@gmail.com` share one per-email link budget.
+ */
+export function mailboxOf(normalizedEmail: string): string {
+  const at = normalizedEmail.lastIndexOf('@');
+  let local = normalizedEmail.slice(0, at);
+  let domain = normalizedEmail.slice(at + 1);
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  if (GMAIL_DOMAINS.has(domain)) {
+    local = local.replaceAll('.', '');
+    domain = 'gmail.com';
+  }
+  return `${local}@${domain}`;
+}

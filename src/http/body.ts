@@ -1,7 +1,7 @@
 // Request bodies and fields: parsed with Express's own parsers (64 KiB), checked field by field.
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { toMagicLinkError } from './error-handler.js';
-import { MagicLinkError, type ValidationIssue } from './errors.js';
+import { MagicLinkError, type ValidationIssue } from '../errors.js';
+import { toMagicLinkError } from './respond.js';
 
 const BODY_LIMIT = '64kb';
 const MAX_ECHOED_INPUT = 100;
@@ -33,6 +33,21 @@ export async function readJsonBody(req: Request, res: Response): Promise<Record<
   await runParser(jsonParser, req, res);
   if (emptyBodies.has(req)) throw new MagicLinkError('invalid_request_body');
   return asRecord(req.body);
+}
+
+/**
+ * The body a strategy mounted on an app's own route reads: the app's parsed body when there is one,
+ * otherwise JSON or a form parsed here, so `passport.authenticate('magic-link')` needs no parser.
+ */
+export async function readAnyBody(req: Request): Promise<Record<string, unknown>> {
+  const parsed: unknown = req.body;
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  // No body at all reads as empty, so the caller learns which field is missing.
+  if (req.headers['content-type'] === undefined || req.headers['content-length'] === '0') return {};
+  // Express sets req.res; body-parser does not use it beyond passing it along.
+  const res = (req as Request & { res?: Response }).res as Response;
+  if (req.is('application/x-www-form-urlencoded')) return readFormBody(req, res);
+  return readJsonBody(req, res);
 }
 
 /** The urlencoded body of an HTML form. */
@@ -77,7 +92,9 @@ export function validationError(issues: readonly ValidationIssue[]): MagicLinkEr
   return new MagicLinkError('validation_error', { details: issues });
 }
 
+/** An address is at most 254 octets (RFC 5321); a little slack covers spaces that are trimmed. */
 export const MAX_EMAIL_LENGTH = 254;
+export const MAX_EMAIL_FIELD = MAX_EMAIL_LENGTH + 64;
 
 /** The answer for an `email` that is a string but not a usable address (never echoed back). */
 export function invalidEmail(reason: 'too_long' | 'invalid'): MagicLinkError {

@@ -1,4 +1,4 @@
-// Bounds a store call: a client stuck reconnecting must not hold a request for a minute.
+// Bounds a store or mailer call: a client stuck reconnecting must not hold a request for a minute.
 
 export class DeadlineExceededError extends Error {
   constructor(what: string, ms: number) {
@@ -7,10 +7,13 @@ export class DeadlineExceededError extends Error {
   }
 }
 
-export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+export function withDeadline<T>(work: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceededError(what, ms)), ms);
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new DeadlineExceededError(what, ms));
+    }, ms);
   });
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,6 @@
 // Request ids: reuse a well-formed incoming X-Request-Id, otherwise mint `req_` + ULID.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomBase32 } from './random-pool.js';
+import { randomBase32 } from '../sign-in/random-pool.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const INCOMING_ID = /^[A-Za-z0-9._-]{1,128}$/;

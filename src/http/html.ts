@@ -1,5 +1,12 @@
-// The small, self-contained HTML shell of the confirm pages: no script, no third-party resource.
+// The small, self-contained HTML shell of the confirm pages: no third-party resource, and script
+// only where a page names its hash (it works the same without).
+import { createHash } from 'node:crypto';
 import type { Response } from 'express';
+
+/** The CSP source that allows exactly this inline script. */
+export function scriptHash(script: string): string {
+  return `'sha256-${createHash('sha256').update(script).digest('base64')}'`;
+}
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -9,10 +16,12 @@ const STYLE = `body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;
 main{background:#fff;border:1px solid #dde1e7;border-radius:12px;padding:32px;max-width:420px;width:calc(100% - 32px);box-shadow:0 1px 3px rgba(0,0,0,.06)}
 h1{font-size:1.35rem;margin:0 0 12px}p{margin:0 0 16px}.muted{color:#5b6475;font-size:.9rem}
 button,.button{display:inline-block;background:#2456e8;color:#fff;border:0;border-radius:8px;padding:12px 20px;font-size:1rem;cursor:pointer;text-decoration:none}
-button:hover,.button:hover{background:#1c45bf}a{color:#2456e8}`;
+button:hover,.button:hover{background:#1c45bf}button:disabled{opacity:.7;cursor:wait}a{color:#2456e8}
+:focus-visible{outline:3px solid #1c45bf;outline-offset:2px}
+@media (prefers-color-scheme:dark){body{background:#12151b;color:#e6e9ef}main{background:#1b1f27;border-color:#2c323d}.muted{color:#a9b1c0}a{color:#8fb0ff}}`;
 
 /** Security headers for every confirm response: the URL carries a live token. */
-export function setPageHeaders(res: Response): void {
+export function setPageHeaders(res: Response, scriptSources: readonly string[] = []): void {
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Referrer-Policy', 'no-referrer');
@@ -21,7 +30,7 @@ export function setPageHeaders(res: Response): void {
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader(
     'Content-Security-Policy',
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    `default-src 'none'; style-src 'unsafe-inline'; script-src ${scriptSources.length > 0 ? scriptSources.join(' ') : "'none'"}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
   );
 }
 

@@ -1,0 +1,126 @@
+// The token store contract: what every backend implements. Knows nothing of HTTP or Passport.
+
+/** How the store finds and checks a token's record; the token itself is never stored. */
+export interface TokenKey {
+  /** Shared by every record of one email, so that a Redis Cluster script stays in one slot. */
+  readonly tag: string;
+  /** The record's id: the keyed digest of its exchange code, unique among the email's records. */
+  readonly id: string;
+  /** A keyed digest of the whole token: the store answers not found unless it (or a former one) matches. */
+  readonly check: string;
+  /** The same digest under secrets being rotated out: links issued under them still match. */
+  readonly formerChecks?: readonly string[];
+}
+
+/** A link's record as stored: a sealed payload and times, never a token or a plain address. */
+export interface TokenRecord {
+  /** Email and redirect, encrypted under a key only the token yields. */
+  readonly sealed: string;
+  /** Which email's sign-in this is, as a keyed digest: groups one email's links and codes. */
+  readonly emailKey: string;
+  /** When the link (and its code) stops working, in ms since the epoch. */
+  readonly expiresAt: number;
+  /** When the record may be forgotten; until then spent links answer `already_used`/`expired`. */
+  readonly retainUntil: number;
+  /** When it was redeemed (by link or by code), or null while unused. */
+  readonly usedAt: number | null;
+}
+
+/** How one email's state is found: its hash tag and `TokenRecord.emailKey`. */
+export interface EmailKey {
+  readonly tag: string;
+  readonly digest: string;
+}
+
+export interface SaveOptions {
+  readonly now: number;
+  /** First expire the email's other live links and codes (`revokeEarlierLinks`). */
+  readonly revokeOthers: boolean;
+}
+
+export interface RedeemOptions {
+  readonly now: number;
+  /** After a success, expire the email's other live links and codes (`burnOtherLinksOnSignIn`). */
+  readonly burnOthers: boolean;
+  /** Lifetime of a link (`ttlSeconds` in ms): the email's policy state must outlive every link it applies to. */
+  readonly linkTtlMs: number;
+  /**
+   * Digests of secrets only the presenting browser holds. A successful redeem keeps the first with
+   * the record; an already-redeemed record whose kept digest is among them, within
+   * `replayWindowMs`, is `redeemed` again (`replayed`) instead of `already_used`: a double press
+   * or a lost response never strands the person who redeemed it.
+   */
+  readonly bindings?: readonly string[];
+  /** How long after the redeem a matching binding may replay it. Default 0 (never). */
+  readonly replayWindowMs?: number;
+}
+
+export interface ExchangeOptions extends RedeemOptions {
+  /** Wrong tries after which a code is dead. */
+  readonly maxFailures: number;
+}
+
+export type RedeemResult =
+  | { readonly status: 'redeemed'; readonly record: TokenRecord; readonly replayed?: boolean }
+  | { readonly status: 'not_found' | 'expired' | 'already_used' };
+
+/**
+ * `redeemed`: the code matched a live link, which is now used. `already_used`: it matched a link
+ * already redeemed. `not_found`: wrong, expired, or dead after too many wrong tries; a wrong code
+ * (`wrong: true`) counted one failure against every live code of the email.
+ */
+export type ExchangeResult =
+  | { readonly status: 'redeemed' | 'already_used' }
+  | { readonly status: 'not_found'; readonly wrong: boolean };
+
+/**
+ * A rate-limit counter kept by rate-limiter-flexible in the same store: `points` per `windowMs`,
+ * blocked for `blockMs` once a take goes over.
+ */
+export interface BudgetCounter {
+  readonly key: string;
+  readonly points: number;
+  readonly windowMs: number;
+  readonly blockMs: number;
+}
+
+export type BudgetedRedeemResult = RedeemResult | { readonly status: 'over_budget'; readonly counter: number; readonly msBeforeNext: number };
+
+/**
+ * Storage for links and their exchange codes: one record per link, under `TokenKey.id`, which is
+ * also its code's digest, so a link and its code are found (and burnt) together. Each method is one
+ * atomic operation; all the keys it touches share the email's tag, so on Redis Cluster they sit in
+ * one slot. `test/helpers/token-store-conformance.ts` is the suite an implementation must pass.
+ */
+export interface TokenStore {
+  /**
+   * Stores a new link under `key.id`; false, storing nothing, when the email already has a record
+   * (live or retained) with that id, so the caller draws another code. The record may be forgotten
+   * from `record.retainUntil` on.
+   */
+  save(key: TokenKey, record: TokenRecord, options: SaveOptions): Promise<boolean>;
+  /** Reads a link without consuming it; null when unknown, past retention or `key.check` differs. A burnt link reads as expired at `now`. */
+  peek(key: TokenKey, now: number): Promise<TokenRecord | null>;
+  /** Consumes a link, and so its code: of any number of concurrent redeems, exactly one sees `redeemed`. */
+  redeem(key: TokenKey, options: RedeemOptions): Promise<RedeemResult>;
+  /** Consumes a link by its code: of any number of concurrent link and code redeems, exactly one wins. */
+  exchange(email: EmailKey, codeDigest: string, options: ExchangeOptions): Promise<ExchangeResult>;
+  /** Forgets a link and its code (its mail could not be sent). */
+  delete(key: TokenKey): Promise<void>;
+  /**
+   * Optional capability of a store that also holds the rate-limit counters (one Redis server): take
+   * one point of each counter, then redeem, in one atomic step; give the points back when the
+   * redeem succeeds. A counter over its points refuses before the link is read.
+   */
+  redeemWithBudget?(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult>;
+}
+
+/** The methods every store must have; derived from the type, so a new one cannot be forgotten here. */
+export const REQUIRED_STORE_METHODS = ['save', 'peek', 'redeem', 'exchange', 'delete'] as const satisfies readonly Exclude<
+  keyof TokenStore,
+  'redeemWithBudget'
+>[];
+// Compile-time: the list above names every required method of TokenStore.
+type Missing = Exclude<keyof TokenStore, (typeof REQUIRED_STORE_METHODS)[number] | 'redeemWithBudget'>;
+const everyMethodListed: [Missing] extends [never] ? true : never = true;
+void everyMethodListed;
