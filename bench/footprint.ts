@@ -17,6 +17,7 @@ async function issueLinks(store: TokenStore | undefined, sameAddress: boolean): 
     baseUrl: 'http://127.0.0.1',
     mailer: { send: async () => undefined },
     store,
+    secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
     limits: { linkRequestsPerIp: 1_000_000, linkRequestsPerEmail: 1_000_000 },
   });
   const app = express();
@@ -76,6 +77,5 @@ async function redisPerLink(): Promise<Record<string, number>> {
   return result;
 }
 
-const result =
-  what === 'redis' ? await redisPerLink() : { oneAddress: await heapPerLink(true), newAddressAndIpEach: await heapPerLink(false) };
+const result = what === 'redis' ? await redisPerLink() : { oneAddress: await heapPerLink(true), newAddressAndIpEach: await heapPerLink(false) };
 console.log(JSON.stringify(result));

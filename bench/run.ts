@@ -41,9 +41,12 @@ interface CaseResult {
 
 function startServer(mode: Mode, env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts', mode], { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts', mode], {
+      env: { ...process.env, ...env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const timer = setTimeout(() => reject(new Error(`${mode} server did not start`)), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       const match = /ready (\d+)/.exec(chunk.toString());
       if (match) {
         clearTimeout(timer);
@@ -95,7 +98,7 @@ async function load(url: string, request: autocannon.Request, options: { duratio
 async function slice(url: string, request: autocannon.Request): Promise<autocannon.Result> {
   // autocannon times whole seconds.
   const seconds = Math.max(1, Math.round(DURATION / ROUNDS));
-  return autocannon({ url, connections: CONNECTIONS, requests: [request], duration: seconds, skipAggregateResult: true } as autocannon.Options);
+  return autocannon({ url, connections: CONNECTIONS, requests: [request], duration: seconds, skipAggregateResult: true });
 }
 
 async function takeTokens(url: string): Promise<string[]> {
@@ -246,8 +249,10 @@ function footprint(what: 'heap' | 'redis', env: Record<string, string> = {}): Pr
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as Record<string, number>) : reject(new Error(`${what} footprint exited with ${code}`))));
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(output) as Record<string, number>) : reject(new Error(`${what} footprint exited with ${code}`)),
+    );
   });
 }
 
@@ -275,7 +280,8 @@ for (const result of results) {
   const bare = results.find((r) => r.mode === 'bare' && r.flow === result.flow)!;
   result.ratioToBare = Number((result.requestsPerSecond / bare.requestsPerSecond).toFixed(2));
   const floor = results.find((r) => r.mode === 'floor');
-  if (floor && result.flow === 'verify' && result.mode !== 'bare') result.ratioToFloor = Number((result.requestsPerSecond / floor.requestsPerSecond).toFixed(2));
+  if (floor && result.flow === 'verify' && result.mode !== 'bare')
+    result.ratioToFloor = Number((result.requestsPerSecond / floor.requestsPerSecond).toFixed(2));
   result.p99RatioToBare = Number((result.p99Ms / Math.max(bare.p99Ms, 1)).toFixed(2));
 }
 

@@ -44,17 +44,23 @@ if (mode === 'bare') {
   // (a regenerated session, saved) and the JSON answer. Every verify case stands on this.
   const { sessions } = sessionSignIn();
   app.post('/v1/auth/verify', ...sessions, express.json(), (req: Request, res: Response, next: (error: unknown) => void) => {
-    req.logIn(user('floor@bench.example'), (error) => (error ? next(error) : res.status(200).json({ success: true, message: 'success', data: { user: req.user } })));
+    req.logIn(user('floor@bench.example'), (error) =>
+      error ? next(error) : res.status(200).json({ success: true, message: 'success', data: { user: req.user } }),
+    );
   });
 } else if (mode === 'memory' || mode === 'redis') {
   // The client options the README recommends.
-  const redis = mode === 'redis' ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false }) : undefined;
+  const redis =
+    mode === 'redis'
+      ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
+      : undefined;
   if (redis) await new Promise((resolve) => redis.once('ready', resolve));
   const { authenticator, sessions } = sessionSignIn();
   const magicLink = new MagicLink({
     baseUrl: 'http://127.0.0.1',
     mailer: { send: async ({ url }) => void tokens.push(url.slice(url.indexOf('token=') + 6)) },
     redis,
+    secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
     passport: authenticator,
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));

@@ -1,27 +1,15 @@
 // The example app: the library's handlers mounted as SPEC §2 says, plus the demo pages of SPEC §7.
 // It imports only the package's public entry, like any user would.
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import { Redis } from 'ioredis';
 import passport from 'passport';
-import {
-  errorHandler,
-  MagicLink,
-  MagicLinkError,
-  MagicLinkStrategy,
-  requestId,
-  type MagicLinkMessage,
-} from 'express-magic-link';
+import { errorHandler, MagicLink, MagicLinkError, MagicLinkStrategy, requestId, type MagicLinkMessage } from 'express-magic-link';
 import { dashboardPage, inboxPage, signInPage, type InboxMessage } from './pages.js';
 import { RedisSessionStore } from './redis-session-store.js';
+import { memoryUsers, redisUsers, type DemoUser } from './users.js';
 import type { Settings } from './settings.js';
-
-interface DemoUser {
-  id: string;
-  email: string;
-}
 
 export interface ExampleApp {
   app: express.Express;
@@ -33,8 +21,7 @@ export interface ExampleApp {
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
-const PAGE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export interface ExampleAppOptions {
   /** Where the demo's own notes go (the dev-inbox hint). Default `console.log`. */
@@ -43,7 +30,6 @@ export interface ExampleAppOptions {
 
 export function createExampleApp(settings: Settings, { log = console.log }: ExampleAppOptions = {}): ExampleApp {
   const outbox: InboxMessage[] = [];
-  const users = new Map<string, DemoUser>();
   const baseUrl = new URL(settings.baseUrl);
 
   const mailer = {
@@ -59,10 +45,12 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
     : undefined;
   redis?.on('error', (error: Error) => log(`[demo] redis: ${error.message}`));
+  const users = redis ? redisUsers(redis) : memoryUsers();
 
   const authenticator = new passport.Passport();
   const magicLink = new MagicLink({
     baseUrl: settings.baseUrl,
+    secret: settings.magicLinkSecrets,
     mailer,
     redis,
     ttlSeconds: settings.ttlSeconds,
@@ -82,19 +70,12 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     onError: (error, id) => log(`[demo] ${id}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`),
   });
   // The demo signs anyone in, creating the account on first use; a real app looks the email up.
-  authenticator.use(
-    new MagicLinkStrategy({ magicLink }, async (email) => {
-      let user = users.get(email);
-      if (!user) {
-        user = { id: randomUUID(), email };
-        users.set(email, user);
-      }
-      return user;
-    }),
-  );
-  // The whole (tiny) user goes into the session, so any demo process can read it back.
-  authenticator.serializeUser<DemoUser>((user, done) => done(null, { id: (user as DemoUser).id, email: (user as DemoUser).email }));
-  authenticator.deserializeUser<DemoUser>((user, done) => done(null, user));
+  authenticator.use(new MagicLinkStrategy({ magicLink }, (email) => users.findOrCreate(email)));
+  // The session holds the user's id only, never the address.
+  authenticator.serializeUser<string>((user, done) => done(null, (user as DemoUser).id));
+  authenticator.deserializeUser<string>((id, done) => {
+    users.byId(id).then((user) => done(null, user ?? false), done);
+  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -193,7 +174,10 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
 
 function pingWithin(redis: Redis, ms: number): Promise<boolean> {
   return Promise.race([
-    redis.ping().then((reply) => reply === 'PONG', () => false),
+    redis.ping().then(
+      (reply) => reply === 'PONG',
+      () => false,
+    ),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref()),
   ]);
 }

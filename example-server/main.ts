@@ -14,7 +14,9 @@ try {
 }
 
 if (settings.baseUrl.startsWith('https:') && settings.trustProxy === false) {
-  console.warn('BASE_URL is https but TRUST_PROXY is unset: behind a TLS-terminating proxy the Secure session cookie is never set. Set TRUST_PROXY to the number of proxies.');
+  console.warn(
+    'BASE_URL is https but TRUST_PROXY is unset: behind a TLS-terminating proxy the Secure session cookie is never set. Set TRUST_PROXY to the number of proxies.',
+  );
 }
 
 const { app, close } = createExampleApp(settings);

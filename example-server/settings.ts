@@ -8,6 +8,8 @@ export interface Settings {
   redisUrl: string | undefined;
   trustProxy: boolean | number;
   sessionSecret: string;
+  /** Keys every digest in the store; rotation: several, comma-separated, newest first. */
+  magicLinkSecrets: string[];
   production: boolean;
   ttlSeconds: number;
   emailLimit: number;
@@ -46,6 +48,15 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     // A fresh secret per start: sessions simply end when the dev server restarts.
     sessionSecret = randomBytes(32).toString('hex');
   }
+  const secretList = (env.MAGIC_LINK_SECRET ?? '')
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter(Boolean);
+  if (secretList.length === 0) {
+    if (production) throw new SettingsError('MAGIC_LINK_SECRET must be set when NODE_ENV=production: make one with `openssl rand -base64 32`.');
+    // Development: a fresh secret per start; links from before a restart then read as unknown.
+    secretList.push(randomBytes(32).toString('base64url'));
+  }
   return {
     port,
     host: env.HOST?.trim() || '127.0.0.1',
@@ -53,6 +64,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     redisUrl: env.REDIS_URL?.trim() || undefined,
     trustProxy: trustProxyOf(env.TRUST_PROXY),
     sessionSecret,
+    magicLinkSecrets: secretList,
     production,
     ttlSeconds: whole(env, 'MAGIC_LINK_TTL', 900, 1, 86_400),
     emailLimit: whole(env, 'MAGIC_LINK_EMAIL_LIMIT', 5, 1, 1_000_000),

@@ -41,8 +41,7 @@ export const errorCatalogue = Object.freeze({
   },
   internal_error: {
     status: 500,
-    message:
-      'Something went wrong on our end. Please try again, or contact support if the problem persists. Include your request_id when contacting support.',
+    message: 'Something went wrong on our end. Please try again, or contact support if the problem persists. Include your request_id when contacting support.',
   },
 } as const satisfies Record<string, CatalogueEntry>);
 

@@ -3,7 +3,15 @@ export { MagicLink, type MagicLinkHandler } from './magic-link.js';
 export { MagicLinkStrategy, type MagicLinkStrategyOptions, type MagicLinkAuthInfo } from './strategy.js';
 export { errorHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { requestId } from './http/request-id.js';
-export { MagicLinkError, errorCatalogue, isErrorCode, type CatalogueEntry, type ErrorCode, type MagicLinkErrorOptions, type ValidationIssue } from './errors.js';
+export {
+  MagicLinkError,
+  errorCatalogue,
+  isErrorCode,
+  type CatalogueEntry,
+  type ErrorCode,
+  type MagicLinkErrorOptions,
+  type ValidationIssue,
+} from './errors.js';
 export type { ErrorEnvelope } from './http/respond.js';
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from './stores/memory-store.js';
 export { RedisTokenStore, type RedisTokenStoreOptions } from './stores/redis-store.js';

@@ -25,9 +25,7 @@ export function serviceOf(magicLink: MagicLink): SignInService {
 
 function factoryOf(self: unknown, args: readonly unknown[], name: string): SignInService {
   if (isRequestLike(args[0]) || !services.has(self as object)) {
-    throw new TypeError(
-      `\`magicLink.${name}\` is a factory: mount what it returns, e.g. \`app.post(path, magicLink.${name}())\`, not \`magicLink.${name}\`.`,
-    );
+    throw new TypeError(`\`magicLink.${name}\` is a factory: mount what it returns, e.g. \`app.post(path, magicLink.${name}())\`, not \`magicLink.${name}\`.`);
   }
   return services.get(self as object)!;
 }

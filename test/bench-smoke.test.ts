@@ -15,7 +15,17 @@ describe('bench smoke test', function () {
     const summary = JSON.parse(run.stdout.slice(run.stdout.indexOf('JSON summary:') + 'JSON summary:'.length)) as { cases: Array<{ case: string }> };
     assert.deepEqual(
       summary.cases.map((c) => c.case),
-      ['bare request-link', 'bare verify', 'floor verify', 'memory request-link', 'memory verify', 'redis request-link', 'redis verify', 'peer request-link', 'peer verify'],
+      [
+        'bare request-link',
+        'bare verify',
+        'floor verify',
+        'memory request-link',
+        'memory verify',
+        'redis request-link',
+        'redis verify',
+        'peer request-link',
+        'peer verify',
+      ],
     );
   });
 });

@@ -6,7 +6,9 @@ import { BASE_URL, createTestApp } from './helpers/test-app.js';
 
 type App = Parameters<typeof request>[0];
 const requestLink = (app: App, email = 'alice@example.com', redirect?: string) =>
-  request(app).post('/v1/auth/magic-link').send({ email, ...(redirect ? { redirect } : {}) });
+  request(app)
+    .post('/v1/auth/magic-link')
+    .send({ email, ...(redirect ? { redirect } : {}) });
 const confirm = confirmInBrowser;
 
 function assertPageHeaders(res: request.Response): void {
@@ -94,7 +96,10 @@ describe('confirm page', () => {
     await requestLink(app, 'alice@example.com', '/home');
     const person = browser(app);
     const form = await openConfirmPage(person, tokenOf());
-    const res = await person.post('/auth/magic-link/confirm?redirect=https://evil.example').type('form').send({ ...form, redirect: 'https://evil.example' });
+    const res = await person
+      .post('/auth/magic-link/confirm?redirect=https://evil.example')
+      .type('form')
+      .send({ ...form, redirect: 'https://evil.example' });
     assert.equal(res.status, 303);
     assert.equal(res.headers.location, '/home');
   });

@@ -28,14 +28,18 @@ describe('error envelope and errorHandler', () => {
     });
     for (const bad of ['has space', 'x'.repeat(129), 'semi;colon', 'ünï']) {
       it(`replaces an incoming id like ${JSON.stringify(bad.slice(0, 20))} with req_ + ULID`, async () => {
-        const res = await request(appThrowing(() => new Error('x'))).get('/boom').set('X-Request-Id', bad);
+        const res = await request(appThrowing(() => new Error('x')))
+          .get('/boom')
+          .set('X-Request-Id', bad);
         expectError(res, 'internal_error');
         assert.match(res.body.request_id, /^req_[0-9A-HJKMNP-TV-Z]{26}$/);
       });
     }
     it('accepts exactly 128 characters', async () => {
       const id = 'a'.repeat(128);
-      const res = await request(appThrowing(() => new Error('x'))).get('/boom').set('X-Request-Id', id);
+      const res = await request(appThrowing(() => new Error('x')))
+        .get('/boom')
+        .set('X-Request-Id', id);
       assert.equal(res.body.request_id, id);
     });
   });
@@ -74,13 +78,30 @@ describe('error envelope and errorHandler', () => {
 
   describe('body-parser failures from an app-wide parser', () => {
     it('malformed JSON → invalid_request_body', async () => {
-      expectError(await request(appThrowing(() => null)).post('/echo').set('Content-Type', 'application/json').send('{nope'), 'invalid_request_body');
+      expectError(
+        await request(appThrowing(() => null))
+          .post('/echo')
+          .set('Content-Type', 'application/json')
+          .send('{nope'),
+        'invalid_request_body',
+      );
     });
     it('over 64 KiB → payload_too_large', async () => {
-      expectError(await request(appThrowing(() => null)).post('/echo').send({ pad: 'x'.repeat(70_000) }), 'payload_too_large');
+      expectError(
+        await request(appThrowing(() => null))
+          .post('/echo')
+          .send({ pad: 'x'.repeat(70_000) }),
+        'payload_too_large',
+      );
     });
     it('an unsupported charset → invalid_request_body', async () => {
-      expectError(await request(appThrowing(() => null)).post('/echo').set('Content-Type', 'application/json; charset=koi8-r').send('{}'), 'invalid_request_body');
+      expectError(
+        await request(appThrowing(() => null))
+          .post('/echo')
+          .set('Content-Type', 'application/json; charset=koi8-r')
+          .send('{}'),
+        'invalid_request_body',
+      );
     });
   });
 
@@ -113,7 +134,9 @@ describe('error envelope and errorHandler', () => {
       next(new Error('late'));
     });
     app.use(errorHandler({ onError: () => undefined }));
-    const res = await request(app).get('/partial').catch((error: Error) => error);
+    const res = await request(app)
+      .get('/partial')
+      .catch((error: Error) => error);
     // A chunked body ended normally would read as a whole 200 'partial'; the client must see an abort.
     assert.ok(res instanceof Error, `expected an aborted response, got ${res instanceof Error ? '' : res.status}`);
   });
@@ -127,9 +150,9 @@ describe('error envelope and errorHandler', () => {
   it('errorHandler used without being called throws a TypeError that says so', () => {
     const app = express();
     app.use(errorHandler as unknown as express.ErrorRequestHandler);
-    assert.throws(
-      () => (errorHandler as unknown as (req: unknown) => unknown)({ method: 'GET', url: '/', headers: {} }),
-      { name: 'TypeError', message: /errorHandler\(\)/ },
-    );
+    assert.throws(() => (errorHandler as unknown as (req: unknown) => unknown)({ method: 'GET', url: '/', headers: {} }), {
+      name: 'TypeError',
+      message: /errorHandler\(\)/,
+    });
   });
 });

@@ -54,7 +54,11 @@ describe('sign-in events', () => {
       const res = await run();
       await settle();
       const emitted = events.slice(before);
-      assert.deepEqual(emitted.map((e) => e.type), expected, `answered ${res.status}`);
+      assert.deepEqual(
+        emitted.map((e) => e.type),
+        expected,
+        `answered ${res.status}`,
+      );
       for (const event of emitted) {
         assert.equal(event.requestId, res.headers['x-request-id']);
         // A keyed pseudonym of the IP, the same for every event of this client; never the IP.
@@ -67,10 +71,22 @@ describe('sign-in events', () => {
       }
     }
     const byType = (type: string) => events.filter((e) => e.type === type) as Array<MagicLinkEvent & { code?: string }>;
-    assert.deepEqual(byType('redeem_rejected').map((e) => e.code), ['magic_link_already_used']);
-    assert.deepEqual(byType('code_rejected').map((e) => e.code), ['exchange_code_not_found', 'exchange_code_not_found']);
-    assert.deepEqual(byType('limit_exceeded').map((e) => e.code), ['exchange_code_attempt_limit_exceeded', 'magic_link_email_limit_exceeded']);
-    assert.deepEqual(byType('mail_failed').map((e) => e.code), ['email_delivery_failed']);
+    assert.deepEqual(
+      byType('redeem_rejected').map((e) => e.code),
+      ['magic_link_already_used'],
+    );
+    assert.deepEqual(
+      byType('code_rejected').map((e) => e.code),
+      ['exchange_code_not_found', 'exchange_code_not_found'],
+    );
+    assert.deepEqual(
+      byType('limit_exceeded').map((e) => e.code),
+      ['exchange_code_attempt_limit_exceeded', 'magic_link_email_limit_exceeded'],
+    );
+    assert.deepEqual(
+      byType('mail_failed').map((e) => e.code),
+      ['email_delivery_failed'],
+    );
     // One email, one digest, across every event that names it.
     assert.equal(new Set(events.map((e) => e.emailDigest).filter(Boolean)).size, 1);
 
@@ -109,9 +125,12 @@ describe('sign-in events', () => {
   });
 
   for (const [name, onEvent] of [
-    ['throws', () => {
-      throw new Error('observer down');
-    }],
+    [
+      'throws',
+      () => {
+        throw new Error('observer down');
+      },
+    ],
     ['rejects', () => Promise.reject(new Error('observer down'))],
   ] as const) {
     it(`a handler that ${name} changes nothing`, async () => {

@@ -37,7 +37,11 @@ describe('example server', () => {
     assert.equal(confirmPage.status, 200);
     assert.match(confirmPage.text, /m•••@example\.com/);
 
-    const confirmed = await browser.post(link.pathname).type('form').send({ token: link.searchParams.get('token') });
+    const hidden = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(confirmPage.text)![1]!;
+    const confirmed = await browser
+      .post(link.pathname)
+      .type('form')
+      .send({ token: hidden('token'), page: hidden('page'), nonce: hidden('nonce') });
     assert.equal(confirmed.status, 303);
     assert.equal(confirmed.headers.location, '/dashboard');
 
@@ -71,7 +75,10 @@ describe('example server', () => {
     expectError(await laptop.get('/v1/me'), 'session_not_found');
     await new Promise((resolve) => setTimeout(resolve, 10));
     const events = lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { type: string });
-    assert.deepEqual(events.map((e) => e.type), ['link_requested', 'link_sent', 'code_redeemed']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['link_requested', 'link_sent', 'code_redeemed'],
+    );
     assert.ok(lines.filter((line) => line.startsWith('{')).every((line) => !line.includes('me@example.com') && !line.includes(outbox[0]!.code)));
     await close();
   });
@@ -108,7 +115,7 @@ describe('example server', () => {
   });
 
   it('the dev inbox is off when NODE_ENV=production', async () => {
-    const { app, close } = demo({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) });
+    const { app, close } = demo({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), MAGIC_LINK_SECRET: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw' });
     expectError(await request(app).get('/dev/outbox'), 'resource_not_found');
     expectError(await request(app).get('/dev/inbox').set('Host', 'localhost:3000'), 'resource_not_found');
     await close();
@@ -135,9 +142,13 @@ describe('example server', () => {
 
   it('bad settings fail at start-up with a message naming the variable', () => {
     assert.throws(() => readSettings({ PORT: 'abc' }), { name: 'Error', message: /PORT must be a whole number/ });
-    assert.throws(() => readSettings({ TRUST_PROXY: 'yes' }), (error: unknown) => error instanceof SettingsError && /TRUST_PROXY/.test(error.message));
+    assert.throws(
+      () => readSettings({ TRUST_PROXY: 'yes' }),
+      (error: unknown) => error instanceof SettingsError && /TRUST_PROXY/.test(error.message),
+    );
     assert.throws(() => readSettings({ MAGIC_LINK_TTL: '0' }), /MAGIC_LINK_TTL/);
     assert.throws(() => readSettings({ NODE_ENV: 'production' }), /SESSION_SECRET must be set/);
+    assert.throws(() => readSettings({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) }), /MAGIC_LINK_SECRET must be set/);
   });
 
   it('MAGIC_LINK_EMAIL_LIMIT and MAGIC_LINK_TTL take effect', async () => {

@@ -10,7 +10,7 @@ const requestLink = (app: App, email = 'alice@example.com', ip?: string) => {
   return req.send({ email });
 };
 const exchange = (app: App | ReturnType<typeof request.agent>, body: unknown, ip?: string) => {
-  const req = (app instanceof request.agent ? app : request(app as App)).post('/v1/auth/exchange');
+  const req = (app instanceof request.agent ? app : request(app)).post('/v1/auth/exchange');
   if (ip) req.set('X-Forwarded-For', ip);
   return req.send(body as object);
 };
@@ -125,10 +125,13 @@ describe('POST /v1/auth/exchange', () => {
     ]);
     res = await exchange(app, { email: ['alice@example.com'], code: 123456 });
     expectError(res, 'validation_error');
-    assert.deepEqual(detailsOf(res).map((d) => [d.loc, d.type, 'input' in d]), [
-      [['body', 'email'], 'string_type', false],
-      [['body', 'code'], 'string_type', false],
-    ]);
+    assert.deepEqual(
+      detailsOf(res).map((d) => [d.loc, d.type, 'input' in d]),
+      [
+        [['body', 'email'], 'string_type', false],
+        [['body', 'code'], 'string_type', false],
+      ],
+    );
     expectError(await exchange(app, { email: 'not-an-address', code: '123456' }), 'invalid_email');
     res = await exchange(app, { email: 'alice@example.com', code: '123456', token: 'x' });
     expectError(res, 'validation_error');
@@ -166,17 +169,43 @@ describe('outstanding-links policy', () => {
     const { app, tokenOf } = createTestApp({ burnOtherLinksOnSignIn: false });
     await requestLink(app);
     await requestLink(app);
-    assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf(0) })).status, 200);
-    assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf(1) })).status, 200);
+    assert.equal(
+      (
+        await request(app)
+          .post('/v1/auth/verify')
+          .send({ token: tokenOf(0) })
+      ).status,
+      200,
+    );
+    assert.equal(
+      (
+        await request(app)
+          .post('/v1/auth/verify')
+          .send({ token: tokenOf(1) })
+      ).status,
+      200,
+    );
   });
 
   it('revokeEarlierLinks: a new request expires the earlier links and codes', async () => {
     const { app, tokenOf, codeOf } = createTestApp({ revokeEarlierLinks: true });
     await requestLink(app);
     await requestLink(app);
-    expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf(0) }), 'magic_link_expired');
+    expectError(
+      await request(app)
+        .post('/v1/auth/verify')
+        .send({ token: tokenOf(0) }),
+      'magic_link_expired',
+    );
     expectError(await exchange(app, { email: 'alice@example.com', code: codeOf(0) }), 'exchange_code_not_found');
-    assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf(1) })).status, 200);
+    assert.equal(
+      (
+        await request(app)
+          .post('/v1/auth/verify')
+          .send({ token: tokenOf(1) })
+      ).status,
+      200,
+    );
   });
 
   it('burnOtherLinksOnSignIn (default): signing in expires the other outstanding links and codes', async () => {
@@ -185,7 +214,12 @@ describe('outstanding-links policy', () => {
     await requestLink(app);
     await requestLink(app);
     assert.equal((await exchange(app, { email: 'alice@example.com', code: codeOf(1) })).status, 200);
-    expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf(0) }), 'magic_link_expired');
+    expectError(
+      await request(app)
+        .post('/v1/auth/verify')
+        .send({ token: tokenOf(0) }),
+      'magic_link_expired',
+    );
     expectError(await exchange(app, { email: 'alice@example.com', code: codeOf(2) }), 'exchange_code_not_found');
   });
 
@@ -193,8 +227,17 @@ describe('outstanding-links policy', () => {
     const { app, tokenOf } = createTestApp({ revokeEarlierLinks: true });
     await requestLink(app, 'bob@example.com');
     await requestLink(app, 'alice@example.com');
-    await request(app).post('/v1/auth/verify').send({ token: tokenOf(1) });
-    assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf(0) })).status, 200);
+    await request(app)
+      .post('/v1/auth/verify')
+      .send({ token: tokenOf(1) });
+    assert.equal(
+      (
+        await request(app)
+          .post('/v1/auth/verify')
+          .send({ token: tokenOf(0) })
+      ).status,
+      200,
+    );
   });
 
   it('bad policy options are refused at construction', () => {

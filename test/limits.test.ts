@@ -37,7 +37,10 @@ describe('rate limits', () => {
       const { app, outbox } = createTestApp({ trustProxy: true, limits: { linkRequestsPerEmail: 2 } });
       assert.equal((await requestLink(app, 'a+x@d.com', '10.0.0.1')).status, 202);
       assert.equal((await requestLink(app, 'a+y@d.com', '10.0.0.2')).status, 202);
-      assert.deepEqual(outbox.map((m) => m.to), ['a+x@d.com', 'a+y@d.com']);
+      assert.deepEqual(
+        outbox.map((m) => m.to),
+        ['a+x@d.com', 'a+y@d.com'],
+      );
       expectError(await requestLink(app, 'a+z@d.com', '10.0.0.3'), 'magic_link_email_limit_exceeded', 3600);
       expectError(await requestLink(app, 'a@d.com', '10.0.0.4'), 'magic_link_email_limit_exceeded', 'any');
       assert.equal((await requestLink(app, 'b+x@d.com', '10.0.0.5')).status, 202, 'another mailbox has its own budget');
@@ -102,8 +105,7 @@ describe('rate limits', () => {
   });
 
   describe('failed verifies per IP', () => {
-    const verify = (app: App, token: string, ip = '10.9.9.9') =>
-      request(app).post('/v1/auth/verify').set('X-Forwarded-For', ip).send({ token });
+    const verify = (app: App, token: string, ip = '10.9.9.9') => request(app).post('/v1/auth/verify').set('X-Forwarded-For', ip).send({ token });
 
     it('counts unknown, expired and used tokens; refuses with 429 and then even a valid token', async () => {
       const { app, tokenOf } = createTestApp({ trustProxy: true, limits: { failedVerifiesPerIp: 3 } });

@@ -15,7 +15,7 @@ function startServer(env: Record<string, string>): Promise<ServerProcess> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const timer = setTimeout(() => reject(new Error('server process did not start')), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       const match = /listening (\d+)/.exec(chunk.toString());
       if (match) {
         clearTimeout(timer);
@@ -26,7 +26,12 @@ function startServer(env: Record<string, string>): Promise<ServerProcess> {
   });
 }
 
-async function post(base: string, path: string, body: unknown, ip = '10.0.0.1'): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Record<string, string> }> {
+async function post(
+  base: string,
+  path: string,
+  body: unknown,
+  ip = '10.0.0.1',
+): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Record<string, string> }> {
   const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': ip }, body: JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text) as Record<string, unknown>, text, headers: Object.fromEntries(res.headers) };
@@ -99,7 +104,8 @@ for (const ioredis of ['6', '5']) {
 
     it('the IP budget is shared', async () => {
       const statuses = [];
-      for (const [i, base] of [a.url, b.url, a.url, b.url, a.url].entries()) statuses.push((await post(base, '/v1/auth/magic-link', { email: `ip${i}@example.com` }, '10.5.0.1')).status);
+      for (const [i, base] of [a.url, b.url, a.url, b.url, a.url].entries())
+        statuses.push((await post(base, '/v1/auth/magic-link', { email: `ip${i}@example.com` }, '10.5.0.1')).status);
       assert.deepEqual(statuses, [202, 202, 202, 202, 429]);
       assert.equal((await post(b.url, '/v1/auth/magic-link', { email: 'ip9@example.com' }, '10.5.0.1')).body.error, 'magic_link_ip_limit_exceeded');
     });

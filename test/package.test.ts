@@ -6,7 +6,17 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const ROOT = process.cwd();
-const EXPECTED_EXPORTS = ['MagicLink', 'MagicLinkError', 'MagicLinkStrategy', 'MemoryTokenStore', 'RedisTokenStore', 'errorCatalogue', 'errorHandler', 'isErrorCode', 'requestId'];
+const EXPECTED_EXPORTS = [
+  'MagicLink',
+  'MagicLinkError',
+  'MagicLinkStrategy',
+  'MemoryTokenStore',
+  'RedisTokenStore',
+  'errorCatalogue',
+  'errorHandler',
+  'isErrorCode',
+  'requestId',
+];
 
 describe('package', function () {
   this.timeout(120_000);
@@ -16,7 +26,9 @@ describe('package', function () {
     // Inside the repo, so the consumer resolves express, passport and friends from its node_modules.
     mkdirSync(join(ROOT, '.tmp'), { recursive: true });
     consumer = mkdtempSync(join(ROOT, '.tmp', 'consumer-'));
-    const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', consumer], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const packed = JSON.parse(
+      execFileSync('npm', ['pack', '--json', '--pack-destination', consumer], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    ) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const tarball = join(consumer, packed[0]!.filename);
     const target = join(consumer, 'node_modules', 'express-magic-link');
     mkdirSync(target, { recursive: true });
@@ -31,7 +43,10 @@ describe('package', function () {
     assert.ok(files.includes('dist/esm/index.js') && files.includes('dist/cjs/index.js'));
     assert.ok(files.includes('dist/esm/index.d.ts') && files.includes('dist/cjs/index.d.ts'));
     for (const doc of ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json']) assert.ok(files.includes(doc), doc);
-    assert.deepEqual(files.filter((f) => /^(src|test|example-server|bench|scripts)\//.test(f)), []);
+    assert.deepEqual(
+      files.filter((f) => /^(src|test|example-server|bench|scripts)\//.test(f)),
+      [],
+    );
   });
 
   it('require() from CommonJS', () => {
@@ -69,7 +84,9 @@ const server = app.listen(0, async () => {
     writeFileSync(join(consumer, 'flow.cjs'), script("const { MagicLink, MagicLinkStrategy, errorHandler } = require('express-magic-link');"));
     writeFileSync(
       join(consumer, 'flow.mjs'),
-      script("import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);\nimport { MagicLink, MagicLinkStrategy, errorHandler } from 'express-magic-link';"),
+      script(
+        "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);\nimport { MagicLink, MagicLinkStrategy, errorHandler } from 'express-magic-link';",
+      ),
     );
     for (const file of ['flow.cjs', 'flow.mjs']) {
       assert.equal(execFileSync(process.execPath, [file], { cwd: consumer, encoding: 'utf8' }).trim(), '200 {"email":"a@b.co"}', file);
@@ -102,10 +119,14 @@ export { store, code };
       ['ESNext', 'Bundler', 'module'],
     ]) {
       writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type }));
-      execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--module', module!, '--moduleResolution', resolution!, 'consumer.ts'], {
-        cwd: consumer,
-        encoding: 'utf8',
-      });
+      execFileSync(
+        process.execPath,
+        [tsc, '--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--module', module!, '--moduleResolution', resolution!, 'consumer.ts'],
+        {
+          cwd: consumer,
+          encoding: 'utf8',
+        },
+      );
     }
   });
 });

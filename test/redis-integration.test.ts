@@ -69,16 +69,41 @@ for (const flavour of IOREDIS_FLAVOURS) {
     });
 
     it('a blocked IP is refused on Redis even with a valid token or code, with the seconds left', async () => {
-      const { app, tokenOf, codeOf } = createTestApp({ redis: client, now: Date.now, trustProxy: true, limits: { failedVerifiesPerIp: 2, failedExchangesPerIp: 1 } });
+      const { app, tokenOf, codeOf } = createTestApp({
+        redis: client,
+        now: Date.now,
+        trustProxy: true,
+        limits: { failedVerifiesPerIp: 2, failedExchangesPerIp: 1 },
+      });
       await requestLink(app);
-      for (let i = 0; i < 2; i++) expectError(await request(app).post('/v1/auth/verify').send({ token: 'Q'.repeat(46) }), 'magic_link_not_found');
-      expectError(await request(app).post('/v1/auth/verify').send({ token: 'Q'.repeat(46) }), 'magic_link_ip_limit_exceeded', 3600);
+      for (let i = 0; i < 2; i++)
+        expectError(
+          await request(app)
+            .post('/v1/auth/verify')
+            .send({ token: 'Q'.repeat(46) }),
+          'magic_link_not_found',
+        );
+      expectError(
+        await request(app)
+          .post('/v1/auth/verify')
+          .send({ token: 'Q'.repeat(46) }),
+        'magic_link_ip_limit_exceeded',
+        3600,
+      );
       const refused = await request(app).post('/v1/auth/verify').send({ token: tokenOf() });
       expectError(refused, 'magic_link_ip_limit_exceeded', 'any');
       assert.ok(refused.body.retry_after > 3590 && refused.body.retry_after <= 3600);
       expectError(await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: 'abcdef' }), 'exchange_code_not_found');
-      expectError(await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: 'abcdef' }), 'exchange_code_attempt_limit_exceeded', 3600);
-      expectError(await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: codeOf() }), 'exchange_code_attempt_limit_exceeded', 'any');
+      expectError(
+        await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: 'abcdef' }),
+        'exchange_code_attempt_limit_exceeded',
+        3600,
+      );
+      expectError(
+        await request(app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: codeOf() }),
+        'exchange_code_attempt_limit_exceeded',
+        'any',
+      );
       const elsewhere = await request(app).post('/v1/auth/verify').set('X-Forwarded-For', '203.0.113.9').send({ token: tokenOf() });
       assert.equal(elsewhere.status, 200, 'the link refused to the blocked IP was not spent');
     });
@@ -107,14 +132,34 @@ describe('MagicLink on a 3-master Redis Cluster', function () {
       const client = flavour.cluster(cluster.startupNodes);
       await whenReady(client);
       try {
-        const { app, outbox, tokenOf } = createTestApp({ redis: client, keyPrefix: `c${flavour.name.slice(-1)}:`, now: Date.now, limits: { linkRequestsPerEmail: 2 } });
+        const { app, outbox, tokenOf } = createTestApp({
+          redis: client,
+          keyPrefix: `c${flavour.name.slice(-1)}:`,
+          now: Date.now,
+          limits: { linkRequestsPerEmail: 2 },
+        });
         // Different emails hash to different slots; every one of them works.
         for (const email of ['a@example.com', 'b@example.com', 'c@example.com', 'd@example.com']) {
           assert.equal((await requestLink(app, email)).status, 202);
         }
-        const results = await Promise.all(outbox.map((m) => request(app).post('/v1/auth/verify').send({ token: new URL(m.url).searchParams.get('token') })));
-        assert.deepEqual(results.map((r) => r.status), [404, 404, 404, 404], 'accounts do not exist, but every token redeemed');
-        expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf(0) }), 'magic_link_already_used');
+        const results = await Promise.all(
+          outbox.map((m) =>
+            request(app)
+              .post('/v1/auth/verify')
+              .send({ token: new URL(m.url).searchParams.get('token') }),
+          ),
+        );
+        assert.deepEqual(
+          results.map((r) => r.status),
+          [404, 404, 404, 404],
+          'accounts do not exist, but every token redeemed',
+        );
+        expectError(
+          await request(app)
+            .post('/v1/auth/verify')
+            .send({ token: tokenOf(0) }),
+          'magic_link_already_used',
+        );
         await requestLink(app, 'a@example.com');
         expectError(await requestLink(app, 'a@example.com'), 'magic_link_email_limit_exceeded', 3600);
       } finally {
@@ -126,7 +171,13 @@ describe('MagicLink on a 3-master Redis Cluster', function () {
       const client = flavour.cluster(cluster.startupNodes);
       await whenReady(client);
       try {
-        const { app, tokenOf } = createTestApp({ redis: client, keyPrefix: `b${flavour.name.slice(-1)}:`, now: Date.now, trustProxy: true, limits: { failedVerifiesPerIp: 1 } });
+        const { app, tokenOf } = createTestApp({
+          redis: client,
+          keyPrefix: `b${flavour.name.slice(-1)}:`,
+          now: Date.now,
+          trustProxy: true,
+          limits: { failedVerifiesPerIp: 1 },
+        });
         await requestLink(app);
         const verify = (token: string, ip: string) => request(app).post('/v1/auth/verify').set('X-Forwarded-For', ip).send({ token });
         expectError(await verify('Q'.repeat(46), '198.51.100.7'), 'magic_link_not_found');

@@ -119,9 +119,12 @@ describe('example server on Redis', function () {
     const browser = request.agent(demo.app);
     assert.equal((await browser.post('/v1/auth/magic-link').send({ email: 'me@example.com' })).status, 202);
     const link = new URL(demo.outbox[0]!.url);
-    assert.equal((await browser.post(link.pathname).type('form').send({ token: link.searchParams.get('token') })).status, 303);
+    assert.equal((await submitConfirm(browser, await openConfirmPage(browser, link.searchParams.get('token')!))).status, 303);
     assert.equal((await browser.get('/v1/me')).body.data.user.email, 'me@example.com');
-    assert.ok(server.cli('--scan', '--pattern', 'demo:sess:*').trim().length > 0, 'the session lives in Redis');
+    const sessions = server.cli('--scan', '--pattern', 'demo:sess:*').trim().split('\n').filter(Boolean);
+    assert.ok(sessions.length > 0, 'the session lives in Redis');
+    // The session holds the user id only, never the address.
+    for (const key of sessions) assert.doesNotMatch(server.cli('get', key), /me@example|example\.com/);
     await demo.close();
   });
 });

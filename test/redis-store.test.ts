@@ -31,7 +31,7 @@ describe('Redis token store', function () {
     });
   }
 
-  it('keys carry the hash tag, so one email\'s records share a cluster slot', () => {
+  it("keys carry the hash tag, so one email's records share a cluster slot", () => {
     const client = IOREDIS_FLAVOURS[0]!.connect(server.url);
     const store = new RedisTokenStore(client, { keyPrefix: 'app:' });
     assert.equal(store.keyOf({ tag: 'aB_', id: 'xyz' }), 'app:{aB_}:l:xyz');

@@ -11,11 +11,13 @@ type Outcome = { kind: string; args: unknown[] };
 function runStrategy(strategy: MagicLinkStrategy, body: unknown): Promise<Outcome[]> {
   return new Promise((resolve) => {
     const outcomes: Outcome[] = [];
-    const finish = (kind: string) => (...args: unknown[]) => {
-      outcomes.push({ kind, args });
-      // Give a buggy strategy a moment to call a second outcome.
-      setTimeout(() => resolve(outcomes), 20);
-    };
+    const finish =
+      (kind: string) =>
+      (...args: unknown[]) => {
+        outcomes.push({ kind, args });
+        // Give a buggy strategy a moment to call a second outcome.
+        setTimeout(() => resolve(outcomes), 20);
+      };
     const instance = Object.assign(Object.create(strategy) as MagicLinkStrategy, {
       success: finish('success'),
       fail: finish('fail'),
@@ -96,9 +98,9 @@ describe('MagicLinkStrategy', () => {
   });
 
   it('a synchronous throw in the verify callback → exactly one error', async () => {
-    const { magicLink, outbox, strategy } = setup((() => {
+    const { magicLink, outbox, strategy } = setup(() => {
       throw new Error('sync');
-    }) as unknown as VerifyCallback);
+    });
     const outcomes = await runStrategy(strategy, { token: await issue(magicLink, outbox) });
     assert.equal(outcomes.length, 1);
     assert.equal(outcomes[0]!.kind, 'error');
@@ -132,7 +134,10 @@ describe('MagicLinkStrategy', () => {
   it('50 parallel sign-ins for 50 users each end with their own req.user', async () => {
     const { app, outbox, users } = createTestApp({ limits: { linkRequestsPerIp: 100 } });
     for (let i = 0; i < 50; i++) users.set(`user${i}@example.com`, { id: `id${i}`, email: `user${i}@example.com` });
-    for (let i = 0; i < 50; i++) await request(app).post('/v1/auth/magic-link').send({ email: `user${i}@example.com` });
+    for (let i = 0; i < 50; i++)
+      await request(app)
+        .post('/v1/auth/magic-link')
+        .send({ email: `user${i}@example.com` });
     const server = app.listen(0);
     try {
       const results = await Promise.all(

@@ -4,7 +4,9 @@ import { createTestApp, detailsOf, expectError } from './helpers/test-app.js';
 
 type App = Parameters<typeof request>[0];
 const requestLink = (app: App, email = 'alice@example.com', redirect?: string) =>
-  request(app).post('/v1/auth/magic-link').send({ email, ...(redirect ? { redirect } : {}) });
+  request(app)
+    .post('/v1/auth/magic-link')
+    .send({ email, ...(redirect ? { redirect } : {}) });
 const verify = (app: App, token: unknown) => request(app).post('/v1/auth/verify').send({ token });
 
 describe('POST /v1/auth/verify', () => {
@@ -81,7 +83,12 @@ describe('POST /v1/auth/verify', () => {
     expectError(await request(app).post('/v1/auth/verify'), 'invalid_request_body');
     expectError(await request(app).post('/v1/auth/verify').set('Content-Type', 'application/json').send('{bad'), 'invalid_request_body');
     expectError(await request(app).post('/v1/auth/verify').type('form').send('token=abc'), 'invalid_request_body');
-    expectError(await request(app).post('/v1/auth/verify').send({ token: 'x'.repeat(70_000) }), 'payload_too_large');
+    expectError(
+      await request(app)
+        .post('/v1/auth/verify')
+        .send({ token: 'x'.repeat(70_000) }),
+      'payload_too_large',
+    );
   });
 
   it('the verify callback finding no user → account_not_found (404)', async () => {
@@ -153,4 +160,3 @@ describe('POST /v1/auth/verify', () => {
     assert.ok(before && after && before !== after, 'a new session id on every sign-in');
   });
 });
-

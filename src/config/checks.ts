@@ -6,7 +6,7 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
-  return String(value);
+  return typeof value === 'symbol' ? value.toString() : `${value as number | boolean | bigint | undefined}`;
 }
 
 function editDistance(a: string, b: string): number {
@@ -55,18 +55,10 @@ export function assertKnownKeys(options: object, known: readonly string[], where
   }
 }
 
-export function assertWholeNumber(
-  value: unknown,
-  where: string,
-  name: string,
-  min: number,
-  max: number,
-): asserts value is number | undefined {
+export function assertWholeNumber(value: unknown, where: string, name: string, min: number, max: number): asserts value is number | undefined {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(
-      `\`${where}\` option \`${name}\` must be a whole number from ${min} to ${max}; got ${describe(value)}.`,
-    );
+    throw new TypeError(`\`${where}\` option \`${name}\` must be a whole number from ${min} to ${max}; got ${describe(value)}.`);
   }
 }
 
@@ -79,17 +71,13 @@ export function assertOptionalFunction(value: unknown, where: string, name: stri
 export function assertOptionalUrl(value: unknown, where: string, name: string): void {
   if (value === undefined) return;
   if (typeof value !== 'string' || !/^https?:\/\/[^/?#\s]+/i.test(value) || !URL.canParse(value)) {
-    throw new TypeError(
-      `\`${where}\` option \`${name}\` must be an absolute http(s) URL such as "https://app.example.com"; got ${describe(value)}.`,
-    );
+    throw new TypeError(`\`${where}\` option \`${name}\` must be an absolute http(s) URL such as "https://app.example.com"; got ${describe(value)}.`);
   }
 }
 
 export function assertOptionalPath(value: unknown, where: string, name: string): void {
   if (value === undefined) return;
   if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || /[\\\s?#]/.test(value)) {
-    throw new TypeError(
-      `\`${where}\` option \`${name}\` must be an absolute path such as "/auth/magic-link/confirm"; got ${describe(value)}.`,
-    );
+    throw new TypeError(`\`${where}\` option \`${name}\` must be an absolute path such as "/auth/magic-link/confirm"; got ${describe(value)}.`);
   }
 }

@@ -1,15 +1,7 @@
 // Normalises MagicLink options once, at construction, into a frozen internal config.
 import { randomBytes } from 'node:crypto';
 import passportModule, { type Authenticator } from 'passport';
-import {
-  assertKnownKeys,
-  assertOptionalFunction,
-  assertOptionalPath,
-  assertOptionalUrl,
-  assertWholeNumber,
-  describe,
-  dropUndefined,
-} from './checks.js';
+import { assertKnownKeys, assertOptionalFunction, assertOptionalPath, assertOptionalUrl, assertWholeNumber, describe, dropUndefined } from './checks.js';
 import { REQUIRED_STORE_METHODS, type TokenStore } from '../stores/contract.js';
 import { MemoryTokenStore } from '../stores/memory-store.js';
 import { isCluster, isRedisClient, type RedisClient } from '../stores/redis-client.js';
@@ -111,7 +103,14 @@ function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
   const where = `${WHERE}.limits`;
   const given = dropUndefined(options, where);
   assertKnownKeys(given, LIMIT_KEYS, where);
-  for (const key of ['linkRequestsPerIp', 'linkRequestsPerEmail', 'failedVerifiesPerIp', 'failedExchangesPerIp', 'failedExchangesPerEmail', 'failedExchangesTotal'] as const) {
+  for (const key of [
+    'linkRequestsPerIp',
+    'linkRequestsPerEmail',
+    'failedVerifiesPerIp',
+    'failedExchangesPerIp',
+    'failedExchangesPerEmail',
+    'failedExchangesTotal',
+  ] as const) {
     assertWholeNumber(given[key], where, key, 1, 1_000_000);
   }
   assertWholeNumber(given.windowSeconds, where, 'windowSeconds', 1, 86_400);
@@ -206,7 +205,9 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   assertOptionalPath(given.confirmPath, WHERE, 'confirmPath');
   assertStore(given.store);
   if (given.redis !== undefined && !isRedisClient(given.redis)) {
-    throw new TypeError(`\`${WHERE}\` option \`redis\` must be an ioredis client (\`new Redis(url)\` or \`new Redis.Cluster(nodes)\`); got ${describe(given.redis)}.`);
+    throw new TypeError(
+      `\`${WHERE}\` option \`redis\` must be an ioredis client (\`new Redis(url)\` or \`new Redis.Cluster(nodes)\`); got ${describe(given.redis)}.`,
+    );
   }
   if (given.redis !== undefined && given.store !== undefined) {
     throw new TypeError(`\`${WHERE}\` takes either \`redis\` (a Redis store and Redis limiters) or \`store\`, not both.`);
@@ -248,7 +249,7 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   const baseUrl = new URL(given.baseUrl);
   const keyPrefix = given.keyPrefix ?? 'ml:';
   const storeTimeoutMs = given.storeTimeoutMs ?? 1_000;
-  const redis = given.redis as RedisClient | undefined;
+  const redis = given.redis;
   const secrets = normalizeSecrets(given.secret, redis !== undefined || (given.store !== undefined && !(given.store instanceof MemoryTokenStore)));
   return Object.freeze({
     secrets,

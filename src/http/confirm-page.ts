@@ -97,7 +97,8 @@ function minutesText(ms: number): string {
 }
 
 // The button disables itself after the first press; the form works the same without script.
-const PRESS_ONCE = "document.currentScript.previousElementSibling.addEventListener('submit',function(e){var b=e.target.querySelector('button');setTimeout(function(){b.disabled=true;b.textContent='Signing in…'},0)})";
+const PRESS_ONCE =
+  "document.currentScript.previousElementSibling.addEventListener('submit',function(e){var b=e.target.querySelector('button');setTimeout(function(){b.disabled=true;b.textContent='Signing in…'},0)})";
 
 function confirmForm(service: SignInService, req: Request, token: string, content: LinkContent, expiresAt: number, cookieName: string, nonce: string): string {
   const action = req.baseUrl + req.path;

@@ -8,7 +8,11 @@ import { normalizeEmail } from '../sign-in/email.js';
 /** Which credentials a route takes: the package's handlers take one each; an app's own route either. */
 export type Accepts = 'token' | 'code' | 'either';
 
-const extra = (name: string, hint: string): ValidationIssue => ({ loc: ['body', name], msg: `Extra inputs are not permitted; ${hint}`, type: 'extra_forbidden' });
+const extra = (name: string, hint: string): ValidationIssue => ({
+  loc: ['body', name],
+  msg: `Extra inputs are not permitted; ${hint}`,
+  type: 'extra_forbidden',
+});
 
 function readToken(body: Record<string, unknown>, issues: ValidationIssue[]): string | undefined {
   const token = readStringField(body, 'token', { where: 'body', required: true, maxLength: 512, secret: true });

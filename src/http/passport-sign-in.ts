@@ -49,7 +49,7 @@ export function authenticate(passport: Authenticator, req: Request, res: Respons
     const middleware = passport.authenticate('magic-link', { session: false, [HANDLER_OPTIONS]: options }, (...args: unknown[]) => {
       const [error, user, info] = args;
       if (error) reject(error);
-      else if (user) resolve({ user: user as Express.User, info: info as MagicLinkAuthInfo });
+      else if (user) resolve({ user: user, info: info as MagicLinkAuthInfo });
       else reject(info instanceof MagicLinkError ? info : new MagicLinkError('magic_link_not_found'));
     });
     middleware(req, res, (error?: unknown) => reject(error ?? new Error('passport called next() without an outcome')));

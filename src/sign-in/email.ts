@@ -7,9 +7,7 @@ const MAX_LOCAL_OCTETS = 64;
 const LOCAL_PART = /^[\p{L}\p{M}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{M}\p{N}!#$%&'*+/=?^_`{|}~-]+)*$/u;
 const DOMAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export type EmailCheck =
-  | { readonly ok: true; readonly email: string }
-  | { readonly ok: false; readonly reason: 'too_long' | 'invalid' };
+export type EmailCheck = { readonly ok: true; readonly email: string } | { readonly ok: false; readonly reason: 'too_long' | 'invalid' };
 
 /**
  * Trimmed, Unicode NFC, lower-cased, domain in its ASCII (punycode) form without a trailing dot.
@@ -29,12 +27,7 @@ export function normalizeEmail(input: string): EmailCheck {
   // domainToASCII answers '' for whatever IDNA rejects; ASCII controls and spaces are ruled out first.
   const asciiDomain = /[\x00-\x20\x7f]/.test(domain) ? '' : domainToASCII(domain);
   const labels = asciiDomain.split('.');
-  if (
-    asciiDomain === '' ||
-    labels.length < 2 ||
-    !labels.every((label) => DOMAIN_LABEL.test(label)) ||
-    /^[0-9]+$/.test(labels[labels.length - 1]!)
-  ) {
+  if (asciiDomain === '' || labels.length < 2 || !labels.every((label) => DOMAIN_LABEL.test(label)) || /^[0-9]+$/.test(labels[labels.length - 1]!)) {
     return { ok: false, reason: 'invalid' };
   }
   const email = `${local}@${asciiDomain}`;

@@ -16,7 +16,7 @@ export function emitEvent(handler: EventHandler | undefined, details: EventDetai
   setImmediate(() => {
     try {
       const result = handler(event);
-      if (result && typeof (result as Promise<void>).catch === 'function') (result as Promise<void>).catch(() => undefined);
+      if (result && typeof result.catch === 'function') result.catch(() => undefined);
     } catch {
       // An observer's failure is its own business.
     }

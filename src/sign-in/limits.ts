@@ -111,7 +111,7 @@ export class Limits {
     const taken = counters.filter((_, index) => results[index]!.status === 'fulfilled');
     if (taken.length === counters.length) return;
     await this.give(taken);
-    for (const [index, result] of results.entries()) {
+    for (const result of results) {
       if (result.status === 'rejected' && !(result.reason instanceof RateLimiterRes)) throw unavailable(result.reason);
     }
     const index = results.findIndex((result) => result.status === 'rejected');

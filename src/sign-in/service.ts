@@ -9,7 +9,7 @@ import { clientIpKeys } from './client-ip.js';
 import { withDeadline } from './deadline.js';
 import { mailboxOf } from './email.js';
 import { emitEvent, type EventDetails } from './events.js';
-import { isLimitCode, Limits, unavailable, type ClientKeys, type Counter } from './limits.js';
+import { isLimitCode, Limits, unavailable, type ClientKeys } from './limits.js';
 import { emailKeyOf, isWellFormedCode, Keyring, isWellFormedToken, newCode, newToken, seal, tagOfEmailDigest, unseal } from './tokens.js';
 
 /** Who is asking: a validated address (or null) and the request's id. Nothing else of the request. */
@@ -55,8 +55,7 @@ export interface LinkContent {
 }
 
 export type LinkState =
-  | { readonly status: 'valid' | 'already_used' | 'expired'; readonly content: LinkContent; readonly expiresAt: number }
-  | { readonly status: 'not_found' };
+  { readonly status: 'valid' | 'already_used' | 'expired'; readonly content: LinkContent; readonly expiresAt: number } | { readonly status: 'not_found' };
 
 export const REDEEM_CODES = {
   not_found: 'magic_link_not_found',
@@ -127,7 +126,12 @@ export class SignInService {
     const message = { to: email, url, code: saved.code, expiresAt: new Date(expiresAt), request };
     let timedOut = false;
     try {
-      await withDeadline(Promise.resolve().then(() => config.mailer.send(message)), config.mailTimeoutMs, 'mailer', () => void (timedOut = true));
+      await withDeadline(
+        Promise.resolve().then(() => config.mailer.send(message)),
+        config.mailTimeoutMs,
+        'mailer',
+        () => void (timedOut = true),
+      );
     } catch (error) {
       const emailCounters = counters.filter((counter) => counter.refusal === 'magic_link_email_limit_exceeded');
       await Promise.allSettled([this.#store(() => config.store.delete(saved.key)), timedOut ? undefined : this.#limits.give(emailCounters)]);
@@ -168,7 +172,9 @@ export class SignInService {
     const rejected = byCode ? 'code_rejected' : 'redeem_rejected';
     let redeemed: Redeemed | Refusal;
     try {
-      redeemed = byCode ? await this.#exchange(client, credential.email, credential.code, knownDigest!) : await this.#redeem(client, credential.token, browserSecrets);
+      redeemed = byCode
+        ? await this.#exchange(client, credential.email, credential.code, knownDigest!)
+        : await this.#redeem(client, credential.token, browserSecrets);
     } catch (error) {
       const failure = error instanceof MagicLinkError ? error : unavailable(error);
       if (failure.status >= 500) return { kind: 'error', error: failure };
@@ -290,14 +296,21 @@ export class SignInService {
 
   #reportRefusal(client: Client, error: MagicLinkError, rejection: 'redeem_rejected' | 'code_rejected', digest: string | null): void {
     if (isLimitCode(error.code)) this.emit(client, { type: 'limit_exceeded', code: error.code }, digest);
-    else if (error.status < 500) this.emit(client, rejection === 'redeem_rejected' ? { type: rejection, code: error.code } : { type: rejection, code: error.code }, digest);
+    else if (error.status < 500)
+      this.emit(client, rejection === 'redeem_rejected' ? { type: rejection, code: error.code } : { type: rejection, code: error.code }, digest);
   }
 
   /**
    * Draws a code and stores the link under its digest. The email may already hold a record with
    * that digest (one chance in a million per record it holds); the store then refuses and we draw again.
    */
-  async #saveLink(email: string, digest: string, redirect: string | null, now: number, expiresAt: number): Promise<{ token: string; code: string; key: TokenKey }> {
+  async #saveLink(
+    email: string,
+    digest: string,
+    redirect: string | null,
+    now: number,
+    expiresAt: number,
+  ): Promise<{ token: string; code: string; key: TokenKey }> {
     const { config } = this;
     const tag = tagOfEmailDigest(digest);
     for (let attempt = 1; ; attempt++) {

@@ -65,7 +65,12 @@ export class Keyring {
   /** A well-formed token's lookup key, with its check under every accepted secret. */
   tokenKey(token: string): TokenKey {
     const checks = this.#keys.map((_, index) => this.#mac(index, 'token', token).subarray(0, 8).toString('base64url'));
-    return { tag: token.slice(0, TAG_LENGTH), id: token.slice(TAG_LENGTH, TAG_LENGTH + ID_LENGTH), check: checks[0]!, ...(checks.length > 1 ? { formerChecks: checks.slice(1) } : {}) };
+    return {
+      tag: token.slice(0, TAG_LENGTH),
+      id: token.slice(TAG_LENGTH, TAG_LENGTH + ID_LENGTH),
+      check: checks[0]!,
+      ...(checks.length > 1 ? { formerChecks: checks.slice(1) } : {}),
+    };
   }
 
   /** A value derived from a browser's secret for one purpose (form nonce, redemption binding). */

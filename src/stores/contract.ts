@@ -61,17 +61,14 @@ export interface ExchangeOptions extends RedeemOptions {
 }
 
 export type RedeemResult =
-  | { readonly status: 'redeemed'; readonly record: TokenRecord; readonly replayed?: boolean }
-  | { readonly status: 'not_found' | 'expired' | 'already_used' };
+  { readonly status: 'redeemed'; readonly record: TokenRecord; readonly replayed?: boolean } | { readonly status: 'not_found' | 'expired' | 'already_used' };
 
 /**
  * `redeemed`: the code matched a live link, which is now used. `already_used`: it matched a link
  * already redeemed. `not_found`: wrong, expired, or dead after too many wrong tries; a wrong code
  * (`wrong: true`) counted one failure against every live code of the email.
  */
-export type ExchangeResult =
-  | { readonly status: 'redeemed' | 'already_used' }
-  | { readonly status: 'not_found'; readonly wrong: boolean };
+export type ExchangeResult = { readonly status: 'redeemed' | 'already_used' } | { readonly status: 'not_found'; readonly wrong: boolean };
 
 /**
  * A rate-limit counter kept by rate-limiter-flexible in the same store: `points` per `windowMs`,

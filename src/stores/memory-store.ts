@@ -1,16 +1,6 @@
 // In-process token store: the embedded default for a single Node process.
 import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, dropUndefined } from '../config/checks.js';
-import type {
-  EmailKey,
-  ExchangeOptions,
-  ExchangeResult,
-  RedeemOptions,
-  RedeemResult,
-  SaveOptions,
-  TokenKey,
-  TokenRecord,
-  TokenStore,
-} from './contract.js';
+import type { EmailKey, ExchangeOptions, ExchangeResult, RedeemOptions, RedeemResult, SaveOptions, TokenKey, TokenRecord, TokenStore } from './contract.js';
 
 export interface MemoryTokenStoreOptions {
   /** Most links held at once; past it the oldest are dropped first. Default `100000`. */

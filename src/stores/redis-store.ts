@@ -115,7 +115,8 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
-    const reply = (await this.#run('peek', this.keyOf(key), toBase36(now), this.#statePrefix(key.tag), checksOf(key))) as [string, string, string, string, number] | [];
+    const reply = (await this.#run('peek', this.keyOf(key), toBase36(now), this.#statePrefix(key.tag), checksOf(key))) as
+      [string, string, string, string, number] | [];
     if (reply.length === 0) return null;
     const [sealed, emailKey, times, used, burnt] = reply;
     const usedAt = used ? fromBase36(used) : null;

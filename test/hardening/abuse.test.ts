@@ -27,7 +27,10 @@ describe('abuse: account enumeration', () => {
     // Same length addresses, so the echoed `email` is the only difference and it is the caller's own input.
     assert.equal(known.status, unknown.status);
     assert.equal(normalised(known.text).replace('alice', 'X'), normalised(unknown.text).replace('nobody', 'X'));
-    const headerNames = (res: request.Response) => Object.keys(res.headers).filter((h) => !['date', 'x-request-id', 'etag', 'content-length'].includes(h)).sort();
+    const headerNames = (res: request.Response) =>
+      Object.keys(res.headers)
+        .filter((h) => !['date', 'x-request-id', 'etag', 'content-length'].includes(h))
+        .sort();
     assert.deepEqual(headerNames(known), headerNames(unknown));
     assert.equal(lookups, 0, 'no account is looked up when a link is requested');
   });
@@ -78,8 +81,20 @@ describe('abuse: dodging the limits', () => {
     const { app, tokenOf } = createTestApp({ limits: { failedVerifiesPerIp: 2 } });
     await link(app, 'alice@example.com');
     const valid = tokenOf();
-    for (let i = 0; i < 2; i++) expectError(await request(app).post('/v1/auth/verify').send({ token: 'B'.repeat(46) }), 'magic_link_not_found');
-    expectError(await request(app).post('/v1/auth/verify').send({ token: 'C'.repeat(46) }), 'magic_link_ip_limit_exceeded', 3600);
+    for (let i = 0; i < 2; i++)
+      expectError(
+        await request(app)
+          .post('/v1/auth/verify')
+          .send({ token: 'B'.repeat(46) }),
+        'magic_link_not_found',
+      );
+    expectError(
+      await request(app)
+        .post('/v1/auth/verify')
+        .send({ token: 'C'.repeat(46) }),
+      'magic_link_ip_limit_exceeded',
+      3600,
+    );
     expectError(await request(app).post('/v1/auth/verify').send({ token: valid }), 'magic_link_ip_limit_exceeded', 'any');
     // The confirm page itself is refused to a blocked client: it is no oracle either.
     const page = await request(app).get(`/auth/magic-link/confirm?token=${valid}`);

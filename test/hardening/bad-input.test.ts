@@ -55,7 +55,9 @@ for (const endpoint of ENDPOINTS) {
       it(`\`${endpoint.field}\` as ${name} → validation_error string_type without echoing it`, async () => {
         const store = createSpyStore();
         const { app, outbox } = createTestApp({ store });
-        const res = await request(app).post(endpoint.path).send({ ...companion(endpoint.field), [endpoint.field]: value });
+        const res = await request(app)
+          .post(endpoint.path)
+          .send({ ...companion(endpoint.field), [endpoint.field]: value });
         expectError(res, 'validation_error');
         assert.deepEqual(detailsOf(res), [{ loc: ['body', endpoint.field], msg: 'Input should be a valid string', type: 'string_type' }]);
         assert.equal(outbox.length, 0);
@@ -64,7 +66,9 @@ for (const endpoint of ENDPOINTS) {
     }
     it(`\`${endpoint.field}\` missing → validation_error missing`, async () => {
       const { app } = createTestApp();
-      const res = await request(app).post(endpoint.path).send({ ...companion(endpoint.field), other: endpoint.valid });
+      const res = await request(app)
+        .post(endpoint.path)
+        .send({ ...companion(endpoint.field), other: endpoint.valid });
       expectError(res, 'validation_error');
       assert.deepEqual(detailsOf(res), [{ loc: ['body', endpoint.field], msg: 'Field required', type: 'missing' }]);
     });
@@ -159,7 +163,9 @@ describe('bad tokens', () => {
   }
   it('a token over 512 characters → validation_error string_too_long, never echoed', async () => {
     const { app } = createTestApp();
-    const res = await request(app).post('/v1/auth/verify').send({ token: 'A'.repeat(600) });
+    const res = await request(app)
+      .post('/v1/auth/verify')
+      .send({ token: 'A'.repeat(600) });
     expectError(res, 'validation_error');
     assert.deepEqual(detailsOf(res), [{ loc: ['body', 'token'], msg: 'String should have at most 512 characters', type: 'string_too_long' }]);
   });

@@ -19,7 +19,7 @@ function startExpress4(): Promise<{ url: string; child: ChildProcess; exited: Pr
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/express4-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     const timer = setTimeout(() => reject(new Error('server did not start')), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       const match = /listening (\d+)/.exec(chunk.toString());
       if (match) {
         clearTimeout(timer);
@@ -57,7 +57,11 @@ describe('deep and wide bodies never crash a process', function () {
           }
         }
       }
-      const alive = await fetch(`${server.url}/v1/auth/magic-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"ada@example.com"}' });
+      const alive = await fetch(`${server.url}/v1/auth/magic-link`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"email":"ada@example.com"}',
+      });
       assert.equal(alive.status, 202, 'the same process still answers');
     } finally {
       server.child.kill('SIGTERM');
@@ -72,7 +76,9 @@ describe('deep and wide bodies never crash a process', function () {
     let res = await request(app).post('/v1/auth/magic-link').send({ email: 'ada@example.com', redirect: long });
     expectError(res, 'validation_error');
     assert.equal(detailsOf(res)[0]!.input, long.slice(0, 100));
-    res = await request(app).post('/v1/auth/magic-link').send({ email: 'ada@example.com', redirect: { a: [1, { b: 2 }] } });
+    res = await request(app)
+      .post('/v1/auth/magic-link')
+      .send({ email: 'ada@example.com', redirect: { a: [1, { b: 2 }] } });
     expectError(res, 'validation_error');
     assert.equal(Object.hasOwn(detailsOf(res)[0]!, 'input'), false);
   });

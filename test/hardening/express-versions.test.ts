@@ -41,7 +41,7 @@ function buildApp(express: ExpressFactory) {
     negative: () => Object.assign(new Error('x'), { statusCode: -1 }),
   };
   app.get('/throw/:kind', (req) => {
-    throw thrown[req.params.kind!]!();
+    throw thrown[req.params.kind]!();
   });
   app.get('/async-throw', async () => {
     throw new Error('async');
@@ -77,7 +77,12 @@ for (const [name, express] of VERSIONS) {
     it('an app-wide JSON parser failure is rendered in the envelope', async () => {
       const { app } = buildApp(express);
       expectError(await request(app).post('/v1/auth/magic-link').set('Content-Type', 'application/json').send('{oops'), 'invalid_request_body');
-      expectError(await request(app).post('/v1/auth/magic-link').send({ email: 'a@b.co', pad: 'x'.repeat(70_000) }), 'payload_too_large');
+      expectError(
+        await request(app)
+          .post('/v1/auth/magic-link')
+          .send({ email: 'a@b.co', pad: 'x'.repeat(70_000) }),
+        'payload_too_large',
+      );
     });
 
     it('unknown routes → resource_not_found', async () => {

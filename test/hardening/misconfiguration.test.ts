@@ -18,7 +18,7 @@ describe('misconfiguration and options', () => {
     ] as const) {
       it(name, async () => {
         const options = typeof limits === 'symbol' ? {} : { limits };
-        const { app } = createTestApp(options as Partial<MagicLinkOptions>);
+        const { app } = createTestApp(options);
         for (let i = 0; i < 5; i++) assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' })).status, 202);
         expectError(await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' }), 'magic_link_email_limit_exceeded', 3600);
       });
@@ -27,7 +27,7 @@ describe('misconfiguration and options', () => {
 
   it('accepts a null-prototype options object', () => {
     const options = Object.assign(Object.create(null) as object, base);
-    assert.ok(new MagicLink(options as MagicLinkOptions));
+    assert.ok(new MagicLink(options));
   });
 
   it('ignores keys set to undefined', () => {
@@ -48,10 +48,18 @@ describe('misconfiguration and options', () => {
       ['a TTL over a day', { ...base, ttlSeconds: 86_401 }, /`ttlSeconds`/],
       ['a string TTL', { ...base, ttlSeconds: '900' }, /`ttlSeconds`.*got "900"/],
       ['a near-miss key', { ...base, ttl: 900 }, /unknown option `ttl`\. Did you mean `ttlSeconds`\?/],
-      ['a near-miss limit key', { ...base, limits: { linkRequestPerEmail: 3 } }, /unknown option `linkRequestPerEmail`\. Did you mean `linkRequestsPerEmail`\?/],
+      [
+        'a near-miss limit key',
+        { ...base, limits: { linkRequestPerEmail: 3 } },
+        /unknown option `linkRequestPerEmail`\. Did you mean `linkRequestsPerEmail`\?/,
+      ],
       ['a zero budget', { ...base, limits: { linkRequestsPerIp: 0 } }, /`linkRequestsPerIp` must be a whole number/],
       ['a block over an hour', { ...base, limits: { blockSeconds: 7200 } }, /`blockSeconds` must be a whole number from 1 to 3600/],
-      ['a store missing methods', { ...base, store: { save() {} } }, /`store` must implement the TokenStore interface \(missing `peek\(\)`, `redeem\(\)`, `exchange\(\)`, `delete\(\)`\)/],
+      [
+        'a store missing methods',
+        { ...base, store: { save() {} } },
+        /`store` must implement the TokenStore interface \(missing `peek\(\)`, `redeem\(\)`, `exchange\(\)`, `delete\(\)`\)/,
+      ],
       ['a non-path confirmPath', { ...base, confirmPath: 'confirm' }, /`confirmPath` must be an absolute path/],
       ['a protocol-relative successRedirect', { ...base, successRedirect: '//evil.example' }, /`successRedirect` must be an absolute path/],
       ['a non-function now', { ...base, now: 5 }, /`now` must be a function/],
@@ -61,7 +69,11 @@ describe('misconfiguration and options', () => {
       ['limits as a number', { ...base, limits: 5 }, /`MagicLink\.limits` options must be a plain object; got 5/],
       ['a bare function as mailer', { ...base, mailer: async () => undefined }, /`mailer` must be an object with an async `send/],
       ['a string as redis', { ...base, redis: 'redis://localhost' }, /`redis` must be an ioredis client/],
-      ['both redis and store', { ...base, redis: { status: 'ready', defineCommand() {}, once() {} }, store: { save() {}, peek() {}, redeem() {}, exchange() {}, delete() {} } }, /either `redis`.*or `store`, not both/],
+      [
+        'both redis and store',
+        { ...base, redis: { status: 'ready', defineCommand() {}, once() {} }, store: { save() {}, peek() {}, redeem() {}, exchange() {}, delete() {} } },
+        /either `redis`.*or `store`, not both/,
+      ],
       ['a keyPrefix with a brace', { ...base, keyPrefix: '{ml}' }, /`keyPrefix` must be a string without braces/],
       ['an empty appName', { ...base, appName: ' ' }, /`appName` must be a non-empty string/],
       ['a publicUser that is not a function', { ...base, publicUser: 'id' }, /`publicUser` must be a function/],
@@ -94,6 +106,4 @@ describe('misconfiguration and options', () => {
     assert.throws(() => errorHandler({ docsBaseURL: 'x' } as never), { name: 'TypeError', message: /Did you mean `docsBaseUrl`/ });
     assert.throws(() => errorHandler({ onError: 'log' } as never), { name: 'TypeError', message: /`onError` must be a function/ });
   });
-
-
 });

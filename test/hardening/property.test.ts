@@ -10,17 +10,42 @@ const ENVELOPE_KEYS = ['success', 'error', 'message', 'details', 'retry_after', 
 const CATALOGUE_STATUSES = new Set<number>(Object.values(errorCatalogue).map((entry) => entry.status));
 
 const contentType = fc.oneof(
-  fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/xml', ''),
+  fc.constantFrom(
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data',
+    'application/xml',
+    '',
+  ),
   fc.string({ maxLength: 40 }).filter((s) => /^[\x21-\x7e ]*$/.test(s)),
 );
 const jsonBody = fc.oneof(
   fc.json({ maxDepth: 3 }),
-  fc.record({ email: fc.oneof(fc.emailAddress(), fc.string(), fc.anything()), redirect: fc.oneof(fc.string(), fc.webPath(), fc.anything()) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      { email: fc.oneof(fc.emailAddress(), fc.string(), fc.anything()), redirect: fc.oneof(fc.string(), fc.webPath(), fc.anything()) },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
   fc.record({ token: fc.oneof(fc.string({ minLength: 40, maxLength: 46 }), fc.anything()) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
-  fc.record({ email: fc.oneof(fc.emailAddress(), fc.anything()), code: fc.oneof(fc.stringMatching(/^\d{6}$/), fc.string(), fc.anything()) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      { email: fc.oneof(fc.emailAddress(), fc.anything()), code: fc.oneof(fc.stringMatching(/^\d{6}$/), fc.string(), fc.anything()) },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
 );
-const body = fc.oneof(jsonBody, fc.string({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes).toString('latin1')));
-const requestIdHeader = fc.option(fc.string({ maxLength: 140 }).filter((s) => /^[\x21-\x7e]*$/.test(s)), { nil: undefined });
+const body = fc.oneof(
+  jsonBody,
+  fc.string({ maxLength: 200 }),
+  fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
+);
+const requestIdHeader = fc.option(
+  fc.string({ maxLength: 140 }).filter((s) => /^[\x21-\x7e]*$/.test(s)),
+  { nil: undefined },
+);
 
 describe('property: any input gets a catalogued answer', function () {
   this.timeout(120_000);
@@ -28,7 +53,13 @@ describe('property: any input gets a catalogued answer', function () {
   for (const path of ['/v1/auth/magic-link', '/v1/auth/verify', '/v1/auth/exchange', '/auth/magic-link/confirm']) {
     it(`POST ${path}`, async () => {
       const { app, outbox } = createTestApp({
-        limits: { linkRequestsPerIp: 1_000_000, linkRequestsPerEmail: 1_000_000, failedVerifiesPerIp: 1_000_000, failedExchangesPerIp: 1_000_000, failedExchangesPerEmail: 1_000_000 },
+        limits: {
+          linkRequestsPerIp: 1_000_000,
+          linkRequestsPerEmail: 1_000_000,
+          failedVerifiesPerIp: 1_000_000,
+          failedExchangesPerIp: 1_000_000,
+          failedExchangesPerEmail: 1_000_000,
+        },
       });
       const server = app.listen(0);
       try {

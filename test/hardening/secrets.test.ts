@@ -60,10 +60,18 @@ describe('secrets never leave', () => {
     const { app } = createTestApp();
     const bodies = [
       await request(app).post('/v1/auth/magic-link').send({ email: 'not an address secret@x' }),
-      await request(app).post('/v1/auth/magic-link').send({ email: ['alice@example.com'] }),
-      await request(app).post('/v1/auth/magic-link').send({ email: `${'a'.repeat(300)}@example.com` }),
-      await request(app).post('/v1/auth/verify').send({ token: 'SECRETSECRET'.repeat(5) }),
-      await request(app).post('/v1/auth/verify').send({ token: ['SECRETTOKEN'] }),
+      await request(app)
+        .post('/v1/auth/magic-link')
+        .send({ email: ['alice@example.com'] }),
+      await request(app)
+        .post('/v1/auth/magic-link')
+        .send({ email: `${'a'.repeat(300)}@example.com` }),
+      await request(app)
+        .post('/v1/auth/verify')
+        .send({ token: 'SECRETSECRET'.repeat(5) }),
+      await request(app)
+        .post('/v1/auth/verify')
+        .send({ token: ['SECRETTOKEN'] }),
     ];
     for (const res of bodies) {
       assert.doesNotMatch(res.text, /secret|alice|aaaaaaaa/i, res.text);

@@ -20,10 +20,7 @@ describe('sessions', () => {
       const planted = sidOf(await victim.get('/test/visit'));
       assert.ok(planted, 'an anonymous session exists');
       await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
-      const signIn =
-        via === 'verify'
-          ? await victim.post('/v1/auth/verify').send({ token: tokenOf() })
-          : await confirmInBrowser(victim, tokenOf());
+      const signIn = via === 'verify' ? await victim.post('/v1/auth/verify').send({ token: tokenOf() }) : await confirmInBrowser(victim, tokenOf());
       const fresh = sidOf(signIn);
       assert.ok(fresh && fresh !== planted, 'a new session id');
       // An attacker holding the planted id is not signed in.
@@ -35,7 +32,9 @@ describe('sessions', () => {
   it('the cookie is HttpOnly and SameSite=Lax, without Secure on http', async () => {
     const { app, outbox, close } = demo({ BASE_URL: 'http://localhost:3000' });
     await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' });
-    const res = await request(app).post('/v1/auth/verify').send({ token: new URL(outbox[0]!.url).searchParams.get('token') });
+    const res = await request(app)
+      .post('/v1/auth/verify')
+      .send({ token: new URL(outbox[0]!.url).searchParams.get('token') });
     const cookie = String(res.headers['set-cookie']);
     assert.match(cookie, /sid=.*HttpOnly/i);
     assert.match(cookie, /SameSite=Lax/i);
@@ -46,7 +45,10 @@ describe('sessions', () => {
   it('the cookie is Secure when the base URL is https (behind a trusted TLS proxy)', async () => {
     const { app, outbox, close } = demo({ BASE_URL: 'https://demo.example', TRUST_PROXY: '1' });
     await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' });
-    const res = await request(app).post('/v1/auth/verify').set('X-Forwarded-Proto', 'https').send({ token: new URL(outbox[0]!.url).searchParams.get('token') });
+    const res = await request(app)
+      .post('/v1/auth/verify')
+      .set('X-Forwarded-Proto', 'https')
+      .send({ token: new URL(outbox[0]!.url).searchParams.get('token') });
     assert.match(String(res.headers['set-cookie']), /sid=.*HttpOnly.*Secure.*SameSite=Lax/i);
     await close();
   });

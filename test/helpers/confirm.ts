@@ -30,11 +30,15 @@ export async function openConfirmPage(client: Browser, token: string): Promise<C
 
 /** Submits a confirm form as `client`. */
 export function submitConfirm(client: Browser, form: ConfirmForm, headers: Record<string, string> = {}): request.Test {
-  return client.post('/auth/magic-link/confirm').set(headers).type('form').send({ ...form });
+  return client
+    .post('/auth/magic-link/confirm')
+    .set(headers)
+    .type('form')
+    .send({ ...form });
 }
 
 /** Opens the page and presses "Sign in", in `client` (a browser) or a fresh browser for an app. */
 export async function confirmInBrowser(client: App | Browser, token: string, headers: Record<string, string> = {}): Promise<request.Response> {
-  const agent = client instanceof request.agent ? client : browser(client as App);
+  const agent = client instanceof request.agent ? client : browser(client);
   return submitConfirm(agent, await openConfirmPage(agent, token), headers);
 }

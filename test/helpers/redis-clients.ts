@@ -5,7 +5,9 @@ import type { RedisClient } from '../../src/index.js';
 
 export interface IoredisFlavour {
   name: string;
-  connect: (url: string) => RedisClient & { quit(): Promise<unknown>; disconnect(): void; ping(): Promise<string>; scan: (...args: string[]) => Promise<[string, string[]]> };
+  connect: (
+    url: string,
+  ) => RedisClient & { quit(): Promise<unknown>; disconnect(): void; ping(): Promise<string>; scan: (...args: string[]) => Promise<[string, string[]]> };
   cluster: (nodes: Array<{ host: string; port: number }>) => RedisClient & { quit(): Promise<unknown>; disconnect(): void };
 }
 

@@ -104,7 +104,7 @@ export class RedisServer {
   async roundTrips(action: () => Promise<unknown>): Promise<number> {
     const monitor = spawn('redis-cli', ['-p', String(this.port), 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let output = '';
-    monitor.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    monitor.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await waitFor(() => output.startsWith('OK'), 'MONITOR');
     try {
       await action();
@@ -149,11 +149,10 @@ export class RedisCluster {
       const port = await freePort();
       nodes.push(await RedisServer.start(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000']));
     }
-    const create = spawnSync(
-      'redis-cli',
-      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
-      { encoding: 'utf8', timeout: 30_000 },
-    );
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     await waitFor(() => nodes.every((n) => /cluster_state:ok/.test(n.cli('cluster', 'info'))), 'cluster_state:ok', 20_000);
     return new RedisCluster(nodes);

@@ -126,7 +126,7 @@ export function expectError(res: Response, code: ErrorCode, retryAfter: number |
     assert.equal(body.retry_after, retryAfter);
   }
   if (body.retry_after === null) assert.equal(res.headers['retry-after'], undefined);
-  else assert.equal(res.headers['retry-after'], String(body.retry_after));
+  else assert.equal(res.headers['retry-after'], String(body.retry_after as number));
   assert.equal(body.doc_url, `https://docs.asterwise.com/reference/errors/${code}`);
   assert.match(String(body.request_id), /^[A-Za-z0-9._-]{1,128}$/);
   assert.equal(res.headers['x-request-id'], body.request_id);
