@@ -171,6 +171,11 @@ describe('POST /v1/auth/magic-link', () => {
       '/\u0000',
       'javascript:alert(1)',
       '/\t/evil.example',
+      // Regression: these normalise to `//x`, protocol-relative once any later hop redirects to the path.
+      '/.//evil.example',
+      '/..//evil.example',
+      '/a/..//evil.example',
+      '/%2F/evil.example',
     ]) {
       it(`${JSON.stringify(bad)} → validation_error`, async () => {
         const { app, outbox } = createTestApp();
@@ -250,6 +255,19 @@ describe('POST /v1/auth/magic-link', () => {
       // Budget of one: the refund is what lets this request through.
       assert.equal((await post(app, { email: 'alice@example.com' })).status, 202);
       assert.equal(sent.length, 1);
+    });
+    // Regression: a timed-out mail may still be delivered, so its point is not given back; a
+    // rejection (the provider did not take it) is.
+    it('a mailer slower than mailTimeoutMs → the link is void, and the email point is not given back', async () => {
+      let slow = true;
+      const { app } = createTestApp({
+        mailTimeoutMs: 50,
+        limits: { linkRequestsPerEmail: 1 },
+        mailer: { send: () => (slow ? new Promise<void>((resolve) => setTimeout(resolve, 300).unref()) : Promise.resolve()) },
+      });
+      expectError(await post(app, { email: 'alice@example.com' }), 'email_delivery_failed');
+      slow = false;
+      expectError(await post(app, { email: 'alice@example.com' }), 'magic_link_email_limit_exceeded', 3600);
     });
     it('a mailer slower than mailTimeoutMs → email_delivery_failed, without waiting for it', async () => {
       const { app, magicLink } = createTestApp({
