@@ -6,7 +6,7 @@
 import express from 'express';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { MagicLink, RedisTokenStore, type TokenStore } from 'express-magic-link';
+import { MagicLink, MemoryTokenStore, RedisTokenStore, type TokenStore } from 'express-magic-link';
 
 const [, , what = 'heap', count = '100000'] = process.argv;
 const links = Number(count);
@@ -77,5 +77,31 @@ async function redisPerLink(): Promise<Record<string, number>> {
   return result;
 }
 
-const result = what === 'redis' ? await redisPerLink() : { oneAddress: await heapPerLink(true), newAddressAndIpEach: await heapPerLink(false) };
+/** Microseconds per save into a memory store that holds `held` records and is full at `cap`. */
+async function microsPerSave(held: number, cap: number): Promise<number> {
+  const store = new MemoryTokenStore({ maxRecords: cap });
+  const now = Date.now();
+  const save = (n: number) =>
+    store.save(
+      { tag: 'tag', id: `id${n}`, check: 'check' },
+      { sealed: 'x'.repeat(64), emailKey: `e${n % 5000}`, expiresAt: now + 900_000, retainUntil: now + 86_400_000, usedAt: null },
+      { now, revokeOthers: false },
+    );
+  for (let n = 0; n < held; n++) await save(n);
+  const timed = 20_000;
+  const started = process.hrtime.bigint();
+  for (let n = held; n < held + timed; n++) await save(n);
+  store.close();
+  return Number(process.hrtime.bigint() - started) / 1000 / timed;
+}
+
+const result =
+  what === 'redis'
+    ? await redisPerLink()
+    : what === 'cap'
+      ? {
+          microsPerSaveAtCap: Number((await microsPerSave(links, links)).toFixed(2)),
+          microsPerSaveFarBelowCap: Number((await microsPerSave(1_000, links)).toFixed(2)),
+        }
+      : { oneAddress: await heapPerLink(true), newAddressAndIpEach: await heapPerLink(false) };
 console.log(JSON.stringify(result));

@@ -167,12 +167,19 @@ const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
 /** Every round runs each server once, starting one further along the list each time. */
 async function inRotation(servers: Server[], run: (server: Server) => Promise<void>): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
+    progress(`round ${round + 1} of ${ROUNDS}: ${servers.map((s) => s.mode).join(', ')}`);
     for (let i = 0; i < servers.length; i++) await run(servers[(round + i) % servers.length]!);
   }
 }
 
+/** One line per step on stderr, so a four-minute run shows where it is; stdout keeps the results. */
+function progress(step: string): void {
+  process.stderr.write(`[bench ${Math.round((Date.now() - started) / 1000)} s] ${step}\n`);
+}
+
 /** Runs the rounds of one flow on the given servers; Redis commands are counted round by round. */
 async function measureFlow(flow: Flow, servers: Server[], request: (server: Server) => autocannon.Request): Promise<CaseResult[]> {
+  progress(`measuring ${flow}`);
   const rounds = new Map<Mode, autocannon.Result[]>();
   const requests = new Map(servers.map((server) => [server.mode, request(server)]));
   let redisCommands = 0;
@@ -242,7 +249,7 @@ async function runAll(redis: RedisServer): Promise<{ cases: CaseResult[]; redisG
 }
 
 /** Bytes per outstanding link at rest (`bench/footprint.ts`), in a process of its own. */
-function footprint(what: 'heap' | 'redis', env: Record<string, string> = {}): Promise<Record<string, number>> {
+function footprint(what: 'heap' | 'redis' | 'cap', env: Record<string, string> = {}): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/footprint.ts', what, String(FOOTPRINT_LINKS)], {
       env: { ...process.env, ...env },
@@ -271,11 +278,14 @@ const footprintRedis = await RedisServer.start();
 let heap: Record<string, number>;
 let redisFootprint: Record<string, number>;
 try {
+  progress('measuring memory per outstanding link (heap and Redis)');
   [heap, redisFootprint] = await Promise.all([footprint('heap'), footprint('redis', { REDIS_URL: footprintRedis.url })]);
 } finally {
   await footprintRedis.destroy();
 }
 
+progress('measuring the memory store at its cap');
+const cap = await footprint('cap');
 for (const result of results) {
   const bare = results.find((r) => r.mode === 'bare' && r.flow === result.flow)!;
   result.ratioToBare = Number((result.requestsPerSecond / bare.requestsPerSecond).toFixed(2));
@@ -304,6 +314,7 @@ const summary = {
   redisBytesPerOutstandingLink: redisFootprint,
   redisGrowthPerLinkRequest: redisGrowth,
   memoryHeapBytesPerLink: heap,
+  memoryStoreAtCap: cap,
   elapsedSeconds: Math.round((Date.now() - started) / 1000),
 };
 console.log(`\n${machine}; ${DURATION} s per case in ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections\n`);
@@ -315,6 +326,7 @@ console.log(
   `Redis growth per link request in the timed run, with the new address's and new IP's limiter counters: ${redisGrowth?.bytesPerRequest} bytes (${redisGrowth?.emailStateKeys} email-state keys)`,
 );
 console.log(`Heap per outstanding link on the memory store at ${FOOTPRINT_LINKS} links: ${JSON.stringify(heap)}`);
+console.log(`Memory store saves at its cap of ${FOOTPRINT_LINKS} records: ${cap.microsPerSaveAtCap} µs each (${cap.microsPerSaveFarBelowCap} µs far below it)`);
 console.log(`\nJSON summary:\n${JSON.stringify(summary)}`);
 mkdirSync('.tmp', { recursive: true });
 writeFileSync('.tmp/bench-summary.json', `${JSON.stringify(summary, null, 2)}\n`);

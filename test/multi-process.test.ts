@@ -75,7 +75,8 @@ for (const ioredis of ['6', '5']) {
       assert.equal(results.filter((r) => r.status === 200).length, 1);
       const failures = results.filter((r) => r.status !== 200);
       assert.equal(failures.length, 99);
-      for (const failure of failures) assert.equal(failure.body.error, 'magic_link_already_used');
+      // On a busy machine a slow loser may pass its deadline (503, nothing written); never a second 200.
+      for (const failure of failures) assert.match(String(failure.body.error), /^(magic_link_already_used|service_unavailable)$/);
     });
 
     it('100 concurrent mixed link and code redeems of one sign-in over both processes: exactly one success', async () => {
@@ -89,7 +90,9 @@ for (const ioredis of ['6', '5']) {
         ),
       );
       assert.equal(results.filter((r) => r.status === 200).length, 1);
-      for (const failure of results.filter((r) => r.status !== 200)) assert.match(String(failure.body.error), /^(magic_link|exchange_code)_already_used$/);
+      for (const failure of results.filter((r) => r.status !== 200)) {
+        assert.match(String(failure.body.error), /^((magic_link|exchange_code)_already_used|service_unavailable)$/);
+      }
     });
 
     it('the email budget is shared', async () => {

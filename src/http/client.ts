@@ -1,6 +1,6 @@
 // Who is asking, as the sign-in rules see it: a validated address and the request id, nothing else.
 import type { Request } from 'express';
-import { warnOnce } from '../config/log.js';
+import { warnOnce } from '../warnings.js';
 import { parseAddress } from '../sign-in/client-ip.js';
 import type { Client } from '../sign-in/service.js';
 import { requestIdOf } from './request-id.js';

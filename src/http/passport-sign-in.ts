@@ -1,7 +1,7 @@
 // The package's handlers sign in through Passport by name, exactly as an app's own route would, and
 // then log the user into the session themselves (so they can answer JSON or redirect).
 import type { Request, Response } from 'express';
-import { warnOnce } from '../config/log.js';
+import { warnOnce } from '../warnings.js';
 import { MagicLinkError } from '../errors.js';
 import type { MagicLinkAuthInfo } from '../sign-in/service.js';
 import type { Accepts } from './credentials.js';

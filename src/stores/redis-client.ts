@@ -12,6 +12,7 @@ export interface RedisClient {
   get(key: string): Promise<string | null>;
   pttl(key: string): Promise<number>;
   del(...keys: string[]): Promise<number>;
+  info(section: string): Promise<string>;
 }
 
 export class RedisNotReadyError extends Error {

@@ -15,6 +15,7 @@ import type {
   TokenStore,
 } from './contract.js';
 import { isCluster, isRedisClient, untilReady, type RedisClient } from './redis-client.js';
+import { checkDeploymentWhenReady } from './redis-deployment.js';
 import { EXCHANGE_SCRIPT, PEEK_SCRIPT, REDEEM_SCRIPT, SAVE_SCRIPT } from './redis-scripts.js';
 
 /** Thrown when a script refused to write because the request's deadline had passed (Redis was frozen or slow). */
@@ -85,6 +86,7 @@ export class RedisTokenStore implements TokenStore {
     this.#writeDeadlineMs = given.writeDeadlineMs ?? 800;
     // Budget counters live under other hash tags: one script may not touch them on a Cluster.
     if (isCluster(client)) this.redeemWithBudget = undefined;
+    checkDeploymentWhenReady(client);
     // defineCommand loads each script once and runs it by SHA (EVALSHA, EVAL after a NOSCRIPT).
     for (const [name, lua, numberOfKeys] of Object.values(COMMANDS)) client.defineCommand(name, { numberOfKeys, lua });
   }
