@@ -30,7 +30,7 @@ describe('keyed secrets', () => {
       ['the same twice', { secret: [NEW, NEW] }, /lists the same secret twice/],
     ] as const) {
       it(`${name} → TypeError that names the fix`, () => {
-        assert.throws(() => new MagicLink({ ...base, ...(options as object) } as MagicLinkOptions), { name: 'TypeError', message });
+        assert.throws(() => new MagicLink({ ...base, ...(options as object) }), { name: 'TypeError', message });
       });
     }
 
