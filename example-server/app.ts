@@ -9,7 +9,7 @@ import { errorHandler, MagicLink, MagicLinkError, MagicLinkStrategy, requestId, 
 import { dashboardPage, inboxPage, signInPage, type InboxMessage } from './pages.js';
 import { RedisSessionStore } from './redis-session-store.js';
 import { memoryUsers, redisUsers, type DemoUser } from './users.js';
-import type { Settings } from './settings.js';
+import { isLoopbackHost, type Settings } from './settings.js';
 
 export interface ExampleApp {
   app: express.Express;
@@ -30,13 +30,15 @@ export interface ExampleAppOptions {
 
 export function createExampleApp(settings: Settings, { log = console.log }: ExampleAppOptions = {}): ExampleApp {
   const outbox: InboxMessage[] = [];
+  // Every link is readable in the dev inbox: never in production, and only on a loopback host.
+  const devInbox = !settings.production && isLoopbackHost(settings.host);
   const baseUrl = new URL(settings.baseUrl);
 
   const mailer = {
     async send(message: MagicLinkMessage): Promise<void> {
       // A real app hands this to its mail provider; the demo keeps it for the dev inbox.
       outbox.push({ to: message.to, url: message.url, code: message.code, sent_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
-      if (!settings.production) log(`[demo] mail for ${message.to.replace(/^(.).*@/, '$1•••@')} is in the dev inbox: ${settings.baseUrl}/dev/inbox`);
+      if (devInbox) log(`[demo] mail for ${message.to.replace(/^(.).*@/, '$1•••@')} is in the dev inbox: ${settings.baseUrl}/dev/inbox`);
     },
   };
 
@@ -111,7 +113,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
 
   app.get('/', pageHeaders, (req, res) => {
     if (req.user) return res.redirect(303, '/dashboard');
-    res.type('html').send(signInPage({ devInbox: !settings.production, ttlMinutes: Math.round(settings.ttlSeconds / 60) }));
+    res.type('html').send(signInPage({ devInbox, ttlMinutes: Math.round(settings.ttlSeconds / 60) }));
   });
   app.get('/dashboard', pageHeaders, (req, res) => {
     if (!req.user) return res.redirect(303, '/');
@@ -147,7 +149,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', store: 'redis' });
   });
 
-  if (!settings.production) {
+  if (devInbox) {
     app.get('/dev/outbox', (_req, res) => {
       res.setHeader('Cache-Control', 'no-store');
       res.json({ success: true, message: 'success', data: { messages: outbox } });
@@ -180,4 +182,11 @@ function pingWithin(redis: Redis, ms: number): Promise<boolean> {
     ),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref()),
   ]);
+}
+
+/** Well below Node's 300 s: a client that trickles its request in cannot hold a socket for minutes. */
+export function limitSlowClients(server: import('node:http').Server): void {
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 20_000;
+  server.keepAliveTimeout = 5_000;
 }

@@ -1,5 +1,5 @@
 // `npm start`: runs the example server with settings from the environment.
-import { createExampleApp } from './app.js';
+import { createExampleApp, limitSlowClients } from './app.js';
 import { readSettings, SettingsError } from './settings.js';
 
 let settings;
@@ -24,6 +24,7 @@ const server = app.listen(settings.port, settings.host, () => {
   console.log(`express-magic-link demo listening on http://${settings.host}:${settings.port}`);
   console.log(`Open ${settings.baseUrl}/ to sign in${settings.production ? '' : `; mails arrive at ${settings.baseUrl}/dev/inbox`}.`);
 });
+limitSlowClients(server);
 server.on('error', (error) => {
   console.error(`Could not start the server: ${error.message}`);
   process.exit(1);

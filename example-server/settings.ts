@@ -21,6 +21,11 @@ export interface Settings {
 
 export class SettingsError extends Error {}
 
+/** The dev inbox shows every link: only where nobody but this machine can reach the server. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;

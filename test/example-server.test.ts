@@ -121,6 +121,26 @@ describe('example server', () => {
     await close();
   });
 
+  // Regression: the dev inbox (every link, readable) was served on any bound host.
+  it('the dev inbox is off when bound to a non-loopback host, even in development', async () => {
+    for (const HOST of ['0.0.0.0', '192.0.2.10', '::']) {
+      const { app, close } = demo({ HOST });
+      expectError(await request(app).get('/dev/outbox'), 'resource_not_found');
+      await close();
+    }
+    const { app, close } = demo({ HOST: '127.0.0.1' });
+    assert.equal((await request(app).get('/dev/outbox')).status, 200);
+    await close();
+  });
+
+  it("the server gives slow clients far less than Node's 300 s", async () => {
+    const { createServer } = await import('node:http');
+    const { limitSlowClients } = await import('../example-server/app.js');
+    const server = createServer();
+    limitSlowClients(server);
+    assert.ok(server.requestTimeout <= 30_000 && server.headersTimeout <= 20_000, `${server.requestTimeout} ${server.headersTimeout}`);
+  });
+
   it('settings come from the environment, with the documented defaults', () => {
     const defaults = readSettings({});
     assert.equal(defaults.port, 3000);
