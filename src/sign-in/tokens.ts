@@ -26,8 +26,11 @@ const CODE_SHAPE = /^\d{6}$/;
  * The server-side secrets and every keyed digest made with them. The first secret makes new
  * records; the others (during a rotation) still open links issued under them.
  */
+const PSEUDONYM_CACHE = 10_000;
+
 export class Keyring {
   readonly #keys: readonly Buffer[];
+  readonly #pseudonyms = new Map<string, string>();
 
   constructor(secrets: readonly string[]) {
     this.#keys = secrets.map((secret) => Buffer.from(secret, 'utf8'));
@@ -59,7 +62,14 @@ export class Keyring {
 
   /** A client's limiter key as the store and the events see it: a pseudonym, never the IP. */
   ipPseudonym(ipKey: string): string {
-    return this.#mac(0, 'ip', ipKey).subarray(0, 12).toString('base64url');
+    // A client sends many requests: remember recent pseudonyms (bounded, so a spray cannot grow it).
+    let pseudonym = this.#pseudonyms.get(ipKey);
+    if (pseudonym === undefined) {
+      if (this.#pseudonyms.size >= PSEUDONYM_CACHE) this.#pseudonyms.clear();
+      pseudonym = this.#mac(0, 'ip', ipKey).subarray(0, 12).toString('base64url');
+      this.#pseudonyms.set(ipKey, pseudonym);
+    }
+    return pseudonym;
   }
 
   /** A well-formed token's lookup key, with its check under every accepted secret. */
