@@ -115,6 +115,12 @@ export interface MagicLinkOptions {
    * across all processes sharing it. Default: none (memory).
    */
   redis?: RedisClient;
+  /**
+   * With `redis` behind a replicated setup (Sentinel): redeems and exchanges wait until this many
+   * replicas hold them (Redis `WAIT`, in the same round trip), so an answered sign-in survives a
+   * failover; fewer in time answers `service_unavailable`. Default `0`.
+   */
+  waitForReplicas?: number;
   /** Prefix of every Redis key (tokens and limiters). Default `ml:`. */
   keyPrefix?: string;
   /** Lifetime of a link, a whole number of seconds from 1 to 86,400. Default `900`. */

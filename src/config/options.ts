@@ -80,6 +80,7 @@ const KNOWN_KEYS = [
   'docsBaseUrl',
   'ipv6SubnetBits',
   'ipv6WideSubnetBits',
+  'waitForReplicas',
   'successRedirect',
   'signInPath',
   'appName',
@@ -229,6 +230,12 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   assertOptionalUrl(given.docsBaseUrl, WHERE, 'docsBaseUrl');
   assertWholeNumber(given.ipv6SubnetBits, WHERE, 'ipv6SubnetBits', 1, 128);
   assertWholeNumber(given.ipv6WideSubnetBits, WHERE, 'ipv6WideSubnetBits', 1, 128);
+  assertWholeNumber(given.waitForReplicas, WHERE, 'waitForReplicas', 0, 10);
+  if (given.waitForReplicas !== undefined && given.redis === undefined) {
+    throw new TypeError(
+      `\`${WHERE}\` option \`waitForReplicas\` needs \`redis\` (it makes redeems wait for Redis replicas); for your own store pass the option to it.`,
+    );
+  }
   if ((given.ipv6WideSubnetBits ?? 48) > (given.ipv6SubnetBits ?? 64)) {
     throw new TypeError(
       `\`${WHERE}\` option \`ipv6WideSubnetBits\` (${given.ipv6WideSubnetBits ?? 48}) must not be longer than \`ipv6SubnetBits\` (${given.ipv6SubnetBits ?? 64}): it is the wider prefix.`,
@@ -261,7 +268,12 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
       given.store ??
       (redis
         ? // Writes that reach Redis after 80 % of the deadline change nothing: the answer may already be a 503.
-          new RedisTokenStore(redis, { keyPrefix, readyTimeoutMs: Math.floor(storeTimeoutMs / 2), writeDeadlineMs: Math.floor(storeTimeoutMs * 0.8) })
+          new RedisTokenStore(redis, {
+            keyPrefix,
+            readyTimeoutMs: Math.floor(storeTimeoutMs / 2),
+            writeDeadlineMs: Math.floor(storeTimeoutMs * 0.8),
+            waitForReplicas: given.waitForReplicas ?? 0,
+          })
         : new MemoryTokenStore()),
     storeIsInProcess: given.store === undefined ? redis === undefined : given.store instanceof MemoryTokenStore,
     redis,

@@ -13,6 +13,13 @@ export interface RedisClient {
   pttl(key: string): Promise<number>;
   del(...keys: string[]): Promise<number>;
   info(section: string): Promise<string>;
+  pipeline(): RedisPipeline;
+}
+
+/** The slice of an ioredis pipeline the store uses: its defined scripts, WAIT, and exec. */
+export interface RedisPipeline {
+  wait(replicas: number, timeoutMs: number): RedisPipeline;
+  exec(): Promise<Array<[Error | null, unknown]> | null>;
 }
 
 export class RedisNotReadyError extends Error {

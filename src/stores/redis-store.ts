@@ -18,6 +18,14 @@ import { isCluster, isRedisClient, untilReady, type RedisClient } from './redis-
 import { checkDeploymentWhenReady } from './redis-deployment.js';
 import { EXCHANGE_SCRIPT, PEEK_SCRIPT, REDEEM_SCRIPT, SAVE_SCRIPT } from './redis-scripts.js';
 
+/** Thrown when fewer replicas than asked acknowledged a redeem or exchange in time (`waitForReplicas`). */
+export class ReplicaAckError extends Error {
+  constructor(wanted: number, got: number) {
+    super(`${got} of ${wanted} replicas acknowledged the write in time`);
+    this.name = 'ReplicaAckError';
+  }
+}
+
 /** Thrown when a script refused to write because the request's deadline had passed (Redis was frozen or slow). */
 export class StoreDeadlineError extends Error {
   constructor() {
@@ -36,6 +44,12 @@ export interface RedisTokenStoreOptions {
    * been answered by then). Keep it below the app's store deadline. Default `800`.
    */
   writeDeadlineMs?: number;
+  /**
+   * Redeems and exchanges wait (Redis `WAIT`, pipelined with the script: still one round trip) until
+   * this many replicas hold the write, for at most half of `writeDeadlineMs`; fewer in time answers
+   * `service_unavailable`. Makes an acknowledged redeem survive a failover. Default `0` (no wait).
+   */
+  waitForReplicas?: number;
 }
 
 // Named after the script version, so stores with other prefixes on one client share the definition.
@@ -66,13 +80,15 @@ export class RedisTokenStore implements TokenStore {
   readonly #prefix: string;
   readonly #readyTimeoutMs: number;
   readonly #writeDeadlineMs: number;
+  readonly #replicas: number;
 
   constructor(client: RedisClient, options: RedisTokenStoreOptions = {}) {
     if (!isRedisClient(client)) {
       throw new TypeError(`\`RedisTokenStore\` needs an ioredis client (\`new Redis(url)\` or \`new Redis.Cluster(nodes)\`); got ${describe(client)}.`);
     }
     const given = dropUndefined(options, 'RedisTokenStore');
-    assertKnownKeys(given, ['keyPrefix', 'readyTimeoutMs', 'writeDeadlineMs'], 'RedisTokenStore');
+    assertKnownKeys(given, ['keyPrefix', 'readyTimeoutMs', 'writeDeadlineMs', 'waitForReplicas'], 'RedisTokenStore');
+    assertWholeNumber(given.waitForReplicas, 'RedisTokenStore', 'waitForReplicas', 0, 10);
     if (given.keyPrefix !== undefined && (typeof given.keyPrefix !== 'string' || /[{}\s]/.test(given.keyPrefix))) {
       throw new TypeError(
         `\`RedisTokenStore\` option \`keyPrefix\` must be a string without braces or spaces (the hash tag follows it), such as "ml:"; got ${describe(given.keyPrefix)}.`,
@@ -84,6 +100,7 @@ export class RedisTokenStore implements TokenStore {
     this.#prefix = given.keyPrefix ?? 'ml:';
     this.#readyTimeoutMs = given.readyTimeoutMs ?? 500;
     this.#writeDeadlineMs = given.writeDeadlineMs ?? 800;
+    this.#replicas = given.waitForReplicas ?? 0;
     // Budget counters live under other hash tags: one script may not touch them on a Cluster.
     if (isCluster(client)) this.redeemWithBudget = undefined;
     checkDeploymentWhenReady(client);
@@ -155,7 +172,7 @@ export class RedisTokenStore implements TokenStore {
       this.#deadline(),
       ...counters.flatMap((counter) => [String(counter.points), String(counter.windowMs), String(counter.blockMs)]),
     ];
-    const reply = (await this.#run(BUDGETED[counters.length]!, this.keyOf(key), ...counters.map((counter) => counter.key), ...args)) as [
+    const reply = (await this.#runDurable(BUDGETED[counters.length]!, this.keyOf(key), ...counters.map((counter) => counter.key), ...args)) as [
       number,
       (string | number)?,
       (string | number)?,
@@ -183,7 +200,7 @@ export class RedisTokenStore implements TokenStore {
 
   async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
     const reply = Number(
-      await this.#run(
+      await this.#runDurable(
         'exchange',
         this.keyOf({ tag: email.tag, id: codeDigest }),
         this.#stateKey(email.tag, email.digest),
@@ -217,6 +234,20 @@ export class RedisTokenStore implements TokenStore {
 
   #stateKey(tag: string, emailKey: string): string {
     return `${this.#statePrefix(tag)}${emailKey}`;
+  }
+
+  /** A write that must reach `waitForReplicas` replicas before it counts: the script and WAIT in one round trip. */
+  async #runDurable(command: keyof typeof COMMANDS, ...keysThenArgs: string[]): Promise<unknown> {
+    if (this.#replicas === 0) return this.#run(command, ...keysThenArgs);
+    await untilReady(this.#client, this.#readyTimeoutMs);
+    const pipeline = this.#client.pipeline();
+    (pipeline as unknown as Record<string, (...args: string[]) => unknown>)[COMMANDS[command][0]]!.apply(pipeline, keysThenArgs);
+    const results = await pipeline.wait(this.#replicas, Math.max(1, Math.floor(this.#writeDeadlineMs / 2))).exec();
+    const [scriptError, reply] = results?.[0] ?? [new Error('the pipeline was not run'), null];
+    if (scriptError) throw scriptError;
+    const acknowledged = Number(results?.[1]?.[1] ?? 0);
+    if (acknowledged < this.#replicas) throw new ReplicaAckError(this.#replicas, acknowledged);
+    return reply;
   }
 
   async #run(command: keyof typeof COMMANDS, ...keysThenArgs: string[]): Promise<unknown> {
