@@ -1,6 +1,7 @@
 // The example app: the library's handlers mounted as SPEC §2 says, plus the demo pages of SPEC §7.
 // It imports only the package's public entry, like any user would.
 import { fileURLToPath } from 'node:url';
+import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import { Redis } from 'ioredis';
@@ -185,7 +186,7 @@ function pingWithin(redis: Redis, ms: number): Promise<boolean> {
 }
 
 /** Well below Node's 300 s: a client that trickles its request in cannot hold a socket for minutes. */
-export function limitSlowClients(server: import('node:http').Server): void {
+export function limitSlowClients(server: Server): void {
   server.requestTimeout = 30_000;
   server.headersTimeout = 20_000;
   server.keepAliveTimeout = 5_000;

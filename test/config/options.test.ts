@@ -21,8 +21,8 @@ const comparable = (options: MagicLinkOptions) => {
 describe('config/options', () => {
   it('defaults: omitted, undefined values and a null-prototype object give the same config', () => {
     const omitted = comparable(required);
-    const undefinedValues = comparable({ ...required, ttlSeconds: undefined, limits: undefined, keyPrefix: undefined } as MagicLinkOptions);
-    const nullProto = comparable(Object.assign(Object.create(null) as object, required) as MagicLinkOptions);
+    const undefinedValues = comparable({ ...required, ttlSeconds: undefined, limits: undefined, keyPrefix: undefined });
+    const nullProto = comparable(Object.assign(Object.create(null) as object, required));
     const emptyLimits = comparable({ ...required, limits: {} });
     assert.deepEqual(undefinedValues, omitted);
     assert.deepEqual(nullProto, omitted);
