@@ -1,7 +1,7 @@
 // Throwaway redis-server processes for the tests: free ports, no persistence, stopped at the end.
 // Tests never touch a Redis they did not start.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,5 +164,75 @@ export class RedisCluster {
 
   async destroy(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.destroy()));
+  }
+}
+
+/**
+ * A Sentinel group of its own: one master, one replica and three sentinels on free ports, quick to
+ * notice a dead or frozen master (1 s) and to fail over.
+ */
+export class RedisSentinelGroup {
+  readonly master: RedisServer;
+  readonly replica: RedisServer;
+  readonly sentinelPorts: number[];
+  readonly #sentinels: ChildProcess[];
+  readonly #dir: string;
+
+  private constructor(master: RedisServer, replica: RedisServer, ports: number[], sentinels: ChildProcess[], dir: string) {
+    this.master = master;
+    this.replica = replica;
+    this.sentinelPorts = ports;
+    this.#sentinels = sentinels;
+    this.#dir = dir;
+  }
+
+  static async start(name = 'ml'): Promise<RedisSentinelGroup> {
+    // Every node refuses writes as master without a replica in sync: the recipe's setting, in each
+    // node's own configuration (Sentinel does not carry it over on a failover).
+    const recipe = ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '2'];
+    const master = await RedisServer.start(recipe);
+    const replica = await RedisServer.start([...recipe, '--replicaof', '127.0.0.1', String(master.port)]);
+    await waitFor(() => /master_link_status:up/.test(replica.cli('info', 'replication')), 'replica in sync');
+    const dir = mkdtempSync(join(tmpdir(), 'ml-sentinel-'));
+    const ports: number[] = [];
+    const sentinels: ChildProcess[] = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      const file = join(dir, `sentinel-${port}.conf`);
+      writeFileSync(
+        file,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 3000`,
+          `sentinel parallel-syncs ${name} 1`,
+        ].join('\n'),
+      );
+      sentinels.push(spawn('redis-server', [file, '--sentinel', '--loglevel', 'warning'], { stdio: 'ignore' }));
+      ports.push(port);
+      await waitFor(() => ping(port), `sentinel on ${port}`);
+    }
+    return new RedisSentinelGroup(master, replica, ports, sentinels, dir);
+  }
+
+  /** The master's port as the sentinels report it now. */
+  masterPort(name = 'ml'): number {
+    const reply = spawnSync('redis-cli', ['-p', String(this.sentinelPorts[0]), 'sentinel', 'get-master-addr-by-name', name], { encoding: 'utf8' }).stdout;
+    return Number(reply.trim().split('\n')[1]);
+  }
+
+  async waitForMaster(port: number, ms = 30_000): Promise<void> {
+    await waitFor(() => this.masterPort() === port, `sentinels to promote ${port}`, ms);
+  }
+
+  async destroy(): Promise<void> {
+    for (const sentinel of this.#sentinels) sentinel.kill('SIGKILL');
+    this.master.resumeFromPause();
+    await this.master.destroy();
+    await this.replica.destroy();
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }

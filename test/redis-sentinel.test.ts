@@ -1,0 +1,105 @@
+// Sentinel (one master, one replica, three sentinels), on the README's recipe: ioredis with
+// failoverDetector, waitForReplicas 1, and min-replicas-to-write 1 on the master. Inject the fault,
+// then count double redeems and lost links.
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { whenReady } from './helpers/redis-clients.js';
+import { RedisSentinelGroup } from './helpers/redis-server.js';
+import { createTestApp, type TestApp } from './helpers/test-app.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const allow = async (email: string) => ({ id: email, email });
+
+function sentinelClient(group: RedisSentinelGroup): Redis {
+  const client = new Redis({
+    sentinels: group.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })),
+    name: 'ml',
+    failoverDetector: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+  });
+  client.on('error', () => undefined); // a killed master is the point of the test
+  return client;
+}
+
+/** A person retrying on 503, as the answer tells them to: the final status. */
+async function withRetries(send: () => Promise<request.Response>, ms = 30_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const res = await send();
+    if (res.status !== 503 || Date.now() > deadline) return res.status;
+    await sleep(250);
+  }
+}
+
+async function issue(app: TestApp['app'], tokenOf: TestApp['tokenOf'], count: number, prefix: string): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    assert.equal(
+      await withRetries(() =>
+        request(app)
+          .post('/v1/auth/magic-link')
+          .set('X-Forwarded-For', `192.0.2.${i}`)
+          .send({ email: `${prefix}${i}@example.com` }),
+      ),
+      202,
+    );
+    tokens.push(tokenOf());
+  }
+  return tokens;
+}
+
+const verify = (app: TestApp['app'], token: string) => () => request(app).post('/v1/auth/verify').set('X-Forwarded-For', '198.51.100.1').send({ token });
+
+describe('Redis Sentinel failover', function () {
+  this.timeout(120_000);
+  let group: RedisSentinelGroup;
+  let client: Redis;
+  beforeEach(async () => {
+    group = await RedisSentinelGroup.start();
+    client = sentinelClient(group);
+    await whenReady(client);
+  });
+  afterEach(async () => {
+    client.disconnect();
+    await group.destroy();
+  });
+
+  for (const fault of ['kill -9', 'frozen'] as const) {
+    it(`master ${fault === 'kill -9' ? 'killed (kill -9)' : 'frozen (SIGSTOP) until the sentinels fail over'}: no double redeem, no lost link`, async () => {
+      const { app, tokenOf } = createTestApp({
+        redis: client,
+        now: Date.now,
+        trustProxy: 1,
+        waitForReplicas: 1,
+        verify: allow,
+        limits: { failedVerifiesPerIp: 1000 },
+      });
+      const before = await issue(app, tokenOf, 12, 'before');
+      for (const token of before.slice(0, 6)) assert.equal(await withRetries(verify(app, token)), 200);
+
+      const oldMaster = group.master.port;
+      if (fault === 'kill -9') await group.master.stop();
+      else group.master.pause();
+      await group.waitForMaster(group.replica.port);
+      // The old node comes back (an orchestrator restarts it, or the host wakes): the sentinels make
+      // it a replica of the new master, so writes can be acknowledged again.
+      if (fault === 'kill -9') await group.master.resume();
+      else group.master.resumeFromPause();
+      assert.notEqual(group.masterPort(), oldMaster);
+
+      // Sign-ins after the failover, on the client that followed it (failoverDetector).
+      const after = await issue(app, tokenOf, 6, 'after');
+      for (const token of after.slice(0, 3)) assert.equal(await withRetries(verify(app, token)), 200);
+
+      let doubles = 0;
+      for (const token of [...before.slice(0, 6), ...after.slice(0, 3)]) if ((await withRetries(verify(app, token))) === 200) doubles++;
+      let lost = 0;
+      for (const token of [...before.slice(6), ...after.slice(3)]) if ((await withRetries(verify(app, token))) !== 200) lost++;
+      assert.equal(doubles, 0, 'a used link signed in again');
+      assert.equal(lost, 0, 'an issued link was lost');
+    });
+  }
+});
