@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { browser, confirmInBrowser, openConfirmPage, submitConfirm } from './helpers/confirm.js';
-import { BASE_URL, createTestApp } from './helpers/test-app.js';
+import { BASE_URL, createTestApp, expectError } from './helpers/test-app.js';
 
 type App = Parameters<typeof request>[0];
 const requestLink = (app: App, email = 'alice@example.com', redirect?: string) =>
@@ -160,6 +160,57 @@ describe('confirm page', () => {
     assert.match(res.text, /href="\/inbox"/);
     // Another browser gets the plain "already used" answer.
     assert.equal((await request(app).get(`/auth/magic-link/confirm?token=${token}`)).status, 401);
+  });
+
+  // Regression: two presses 150 ms apart on a slow connection ended on "Can't sign you in" with the
+  // link spent and the browser not signed in (the first response, with the cookie, was abandoned).
+  it('idempotent for the browser that redeemed: after a lost response, the same press ends signed in', async () => {
+    const { app, tokenOf, clock } = createTestApp();
+    await requestLink(app, 'alice@example.com', '/inbox');
+    const token = tokenOf();
+    const page = await request(app).get(`/auth/magic-link/confirm?token=${token}`);
+    const pageCookie = String(page.headers['set-cookie']).split(';')[0]!;
+    const hidden = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(page.text)![1]!;
+    const form = { token: hidden('token'), page: hidden('page'), nonce: hidden('nonce') };
+    const press = () => request(app).post('/auth/magic-link/confirm').set('Cookie', pageCookie).type('form').send(form);
+    assert.equal((await press()).status, 303); // this answer, and its session cookie, never arrive
+    for (let i = 0; i < 2; i++) {
+      clock.advance(1_000); // the person presses again a moment later
+      const again = await press();
+      assert.equal(again.status, 303, 'the second press ends signed in, not on an error page');
+      assert.equal(again.headers.location, '/inbox');
+      const sid = String(again.headers['set-cookie']).match(/sid=[^;]+/)?.[0];
+      assert.ok(sid, 'a session cookie comes with it');
+      assert.equal((await request(app).get('/v1/me').set('Cookie', sid)).status, 200);
+    }
+    // Anyone else presenting the token: already used. After the grace window, this browser too.
+    expectError(await request(app).post('/v1/auth/verify').send({ token }), 'magic_link_already_used');
+    clock.advance(3 * 60_000);
+    assert.equal((await press()).status, 401);
+  });
+
+  it('a second tab of the same browser also ends signed in', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app);
+    const person = browser(app);
+    const first = await openConfirmPage(person, tokenOf());
+    const second = await openConfirmPage(person, tokenOf());
+    assert.equal((await submitConfirm(person, first)).status, 303);
+    assert.equal((await submitConfirm(person, second)).status, 303);
+    assert.equal((await person.get('/v1/me')).status, 200);
+  });
+
+  it('a replay of the redeem is for the cookie it was bound to, not for anyone holding the token', async () => {
+    const { app, tokenOf } = createTestApp();
+    await requestLink(app);
+    const token = tokenOf();
+    const owner = browser(app);
+    const other = browser(app);
+    const otherForm = await openConfirmPage(other, token);
+    assert.equal((await confirm(owner, token)).status, 303);
+    const res = await submitConfirm(other, otherForm);
+    assert.equal(res.status, 401);
+    assert.match(res.text, /already been used/);
   });
 
   it('escapes everything it echoes', async () => {

@@ -81,3 +81,12 @@ export function assertOptionalPath(value: unknown, where: string, name: string):
     throw new TypeError(`\`${where}\` option \`${name}\` must be an absolute path such as "/auth/magic-link/confirm"; got ${describe(value)}.`);
   }
 }
+
+/** A Redis key prefix: the `{hash tag}` follows it, so braces (and spaces) would break Cluster slots. */
+export function assertKeyPrefix(value: unknown, where: string): void {
+  if (value !== undefined && (typeof value !== 'string' || /[{}\s]/.test(value))) {
+    throw new TypeError(
+      `\`${where}\` option \`keyPrefix\` must be a string without braces or spaces (the hash tag follows it), such as "ml:"; got ${describe(value)}.`,
+    );
+  }
+}

@@ -1,7 +1,16 @@
 // Normalises MagicLink options once, at construction, into a frozen internal config.
 import { randomBytes } from 'node:crypto';
 import passportModule, { type Authenticator } from 'passport';
-import { assertKnownKeys, assertOptionalFunction, assertOptionalPath, assertOptionalUrl, assertWholeNumber, describe, dropUndefined } from './checks.js';
+import {
+  assertKeyPrefix,
+  assertKnownKeys,
+  assertOptionalFunction,
+  assertOptionalPath,
+  assertOptionalUrl,
+  assertWholeNumber,
+  describe,
+  dropUndefined,
+} from './checks.js';
 import { REQUIRED_STORE_METHODS, type TokenStore } from '../stores/contract.js';
 import { MemoryTokenStore } from '../stores/memory-store.js';
 import { isCluster, isRedisClient, type RedisClient } from '../stores/redis-client.js';
@@ -213,9 +222,7 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   if (given.redis !== undefined && given.store !== undefined) {
     throw new TypeError(`\`${WHERE}\` takes either \`redis\` (a Redis store and Redis limiters) or \`store\`, not both.`);
   }
-  if (given.keyPrefix !== undefined && (typeof given.keyPrefix !== 'string' || /[{}\s]/.test(given.keyPrefix))) {
-    throw new TypeError(`\`${WHERE}\` option \`keyPrefix\` must be a string without braces or spaces, such as "ml:"; got ${describe(given.keyPrefix)}.`);
-  }
+  assertKeyPrefix(given.keyPrefix, WHERE);
   assertWholeNumber(given.ttlSeconds, WHERE, 'ttlSeconds', 1, 86_400);
   assertWholeNumber(given.retentionSeconds, WHERE, 'retentionSeconds', 0, 30 * 86_400);
   assertWholeNumber(given.mailTimeoutMs, WHERE, 'mailTimeoutMs', 1, 120_000);

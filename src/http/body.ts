@@ -1,6 +1,7 @@
 // Request bodies and fields: parsed with Express's own parsers (64 KiB), checked field by field.
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { MagicLinkError, type ValidationIssue } from '../errors.js';
+import { MAX_ADDRESS_OCTETS } from '../sign-in/email.js';
 import { toMagicLinkError } from './respond.js';
 
 const BODY_LIMIT = '64kb';
@@ -92,14 +93,13 @@ export function validationError(issues: readonly ValidationIssue[]): MagicLinkEr
   return new MagicLinkError('validation_error', { details: issues });
 }
 
-/** An address is at most 254 octets (RFC 5321); a little slack covers spaces that are trimmed. */
-export const MAX_EMAIL_LENGTH = 254;
-export const MAX_EMAIL_FIELD = MAX_EMAIL_LENGTH + 64;
+/** The `email` field's limit: the address limit plus a little slack for spaces that are trimmed. */
+export const MAX_EMAIL_FIELD = MAX_ADDRESS_OCTETS + 64;
 
 /** The answer for an `email` that is a string but not a usable address (never echoed back). */
 export function invalidEmail(reason: 'too_long' | 'invalid'): MagicLinkError {
   if (reason === 'too_long') {
-    return validationError([{ loc: ['body', 'email'], msg: `String should have at most ${MAX_EMAIL_LENGTH} characters`, type: 'string_too_long' }]);
+    return validationError([{ loc: ['body', 'email'], msg: `String should have at most ${MAX_ADDRESS_OCTETS} characters`, type: 'string_too_long' }]);
   }
   return new MagicLinkError('invalid_email', {
     details: [{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }],

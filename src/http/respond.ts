@@ -2,6 +2,7 @@
 // every JSON answer (success or failure) is written here, as SPEC §2–§3 describe.
 import type { Request, Response } from 'express';
 import { errorCatalogue, isoSeconds, MagicLinkError, type ErrorCode, type ValidationIssue } from '../errors.js';
+import { UNAVAILABLE_RETRY_SECONDS } from '../sign-in/limits.js';
 import { requestIdOf } from './request-id.js';
 
 /** Longest `input` echoed back in a validation issue; longer strings are cut. */
@@ -140,9 +141,6 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   415: 'invalid_request_body',
   503: 'service_unavailable',
 };
-
-/** Seconds a client waits when a service is unavailable and nothing said how long. */
-const UNAVAILABLE_RETRY_SECONDS = 5;
 
 function propertyOf(value: unknown, key: string): unknown {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;

@@ -1,7 +1,8 @@
 // Email addresses: one canonical form for keys, mail and the verify callback, and a masked form for pages.
 import { domainToASCII, domainToUnicode } from 'node:url';
 
-const MAX_ADDRESS_OCTETS = 254;
+/** An address is at most 254 octets (RFC 5321). */
+export const MAX_ADDRESS_OCTETS = 254;
 const MAX_LOCAL_OCTETS = 64;
 // RFC 5322 dot-atom, widened to Unicode letters and marks (RFC 6531); no quoted local parts.
 const LOCAL_PART = /^[\p{L}\p{M}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{M}\p{N}!#$%&'*+/=?^_`{|}~-]+)*$/u;

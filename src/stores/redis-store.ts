@@ -1,6 +1,6 @@
 // Token store on Redis: one small hash per link, plus a hash of policy state for an email once it
 // has any. Every operation is one Lua script (or one command); see redis-scripts.ts for the layout.
-import { assertKnownKeys, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
+import { assertKeyPrefix, assertKnownKeys, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
 import type {
   BudgetCounter,
   BudgetedRedeemResult,
@@ -89,11 +89,7 @@ export class RedisTokenStore implements TokenStore {
     const given = dropUndefined(options, 'RedisTokenStore');
     assertKnownKeys(given, ['keyPrefix', 'readyTimeoutMs', 'writeDeadlineMs', 'waitForReplicas'], 'RedisTokenStore');
     assertWholeNumber(given.waitForReplicas, 'RedisTokenStore', 'waitForReplicas', 0, 10);
-    if (given.keyPrefix !== undefined && (typeof given.keyPrefix !== 'string' || /[{}\s]/.test(given.keyPrefix))) {
-      throw new TypeError(
-        `\`RedisTokenStore\` option \`keyPrefix\` must be a string without braces or spaces (the hash tag follows it), such as "ml:"; got ${describe(given.keyPrefix)}.`,
-      );
-    }
+    assertKeyPrefix(given.keyPrefix, 'RedisTokenStore');
     assertWholeNumber(given.readyTimeoutMs, 'RedisTokenStore', 'readyTimeoutMs', 0, 60_000);
     assertWholeNumber(given.writeDeadlineMs, 'RedisTokenStore', 'writeDeadlineMs', 1, 60_000);
     this.#client = client;
