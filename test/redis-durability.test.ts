@@ -4,11 +4,9 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { whenReady } from './helpers/redis-clients.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { createTestApp, expectError } from './helpers/test-app.js';
+import { anyone, createTestApp, expectError, sleep } from './helpers/test-app.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const connect = (url: string) => new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
-const allow = async (email: string) => ({ id: email, email });
 
 describe('Redis durability', function () {
   this.timeout(60_000);
@@ -18,7 +16,7 @@ describe('Redis durability', function () {
     const client = connect(server.url);
     try {
       await whenReady(client);
-      const { app, tokenOf } = createTestApp({ redis: client, now: Date.now, trustProxy: 1, verify: allow });
+      const { app, tokenOf } = createTestApp({ redis: client, now: Date.now, trustProxy: 1, verify: anyone });
       const tokens: string[] = [];
       for (let i = 0; i < 20; i++) {
         await request(app)
@@ -50,7 +48,7 @@ describe('Redis durability', function () {
       const client = connect(server.url);
       try {
         await whenReady(client);
-        const { app, tokenOf } = createTestApp({ redis: client, now: Date.now, waitForReplicas: 1, verify: allow });
+        const { app, tokenOf } = createTestApp({ redis: client, now: Date.now, waitForReplicas: 1, verify: anyone });
         assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' })).status, 202);
         expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf() }), 'service_unavailable', 'any');
       } finally {
@@ -67,7 +65,7 @@ describe('Redis durability', function () {
         try {
           await whenReady(client);
           for (let i = 0; i < 100 && !/master_link_status:up/.test(replica.cli('info', 'replication')); i++) await sleep(100);
-          const { app, tokenOf } = createTestApp({ redis: client, now: Date.now, verify: allow, ...(waitForReplicas ? { waitForReplicas } : {}) });
+          const { app, tokenOf } = createTestApp({ redis: client, now: Date.now, verify: anyone, ...(waitForReplicas ? { waitForReplicas } : {}) });
           assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' })).status, 202);
           const token = tokenOf();
           await sleep(200); // the link itself reached the replica
@@ -78,7 +76,7 @@ describe('Redis durability', function () {
           const promoted = connect(replica.url);
           try {
             await whenReady(promoted);
-            const after = createTestApp({ redis: promoted, now: Date.now, verify: allow });
+            const after = createTestApp({ redis: promoted, now: Date.now, verify: anyone });
             const second = await request(after.app).post('/v1/auth/verify').send({ token });
             const answered200 = [first.status, second.status].filter((status) => status === 200).length;
             if (waitForReplicas) {

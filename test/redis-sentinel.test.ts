@@ -6,10 +6,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { whenReady } from './helpers/redis-clients.js';
 import { RedisSentinelGroup } from './helpers/redis-server.js';
-import { createTestApp, type TestApp } from './helpers/test-app.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const allow = async (email: string) => ({ id: email, email });
+import { anyone, createTestApp, sleep, type TestApp } from './helpers/test-app.js';
 
 function sentinelClient(group: RedisSentinelGroup): Redis {
   const client = new Redis({
@@ -74,7 +71,7 @@ describe('Redis Sentinel failover', function () {
         now: Date.now,
         trustProxy: 1,
         waitForReplicas: 1,
-        verify: allow,
+        verify: anyone,
         limits: { failedVerifiesPerIp: 1000 },
       });
       const before = await issue(app, tokenOf, 12, 'before');

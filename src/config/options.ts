@@ -98,29 +98,22 @@ const KNOWN_KEYS = [
   'passport',
   'now',
 ] as const satisfies readonly (keyof MagicLinkOptions)[];
-const LIMIT_KEYS = [
+/** The budgets: each a whole number of attempts per window. */
+const BUDGET_KEYS = [
   'linkRequestsPerIp',
   'linkRequestsPerEmail',
   'failedVerifiesPerIp',
   'failedExchangesPerIp',
   'failedExchangesPerEmail',
   'failedExchangesTotal',
-  'windowSeconds',
-  'blockSeconds',
 ] as const satisfies readonly (keyof LimitOptions)[];
+const LIMIT_KEYS = [...BUDGET_KEYS, 'windowSeconds', 'blockSeconds'] as const satisfies readonly (keyof LimitOptions)[];
 
 function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
   const where = `${WHERE}.limits`;
   const given = dropUndefined(options, where);
   assertKnownKeys(given, LIMIT_KEYS, where);
-  for (const key of [
-    'linkRequestsPerIp',
-    'linkRequestsPerEmail',
-    'failedVerifiesPerIp',
-    'failedExchangesPerIp',
-    'failedExchangesPerEmail',
-    'failedExchangesTotal',
-  ] as const) {
+  for (const key of BUDGET_KEYS) {
     assertWholeNumber(given[key], where, key, 1, 1_000_000);
   }
   assertWholeNumber(given.windowSeconds, where, 'windowSeconds', 1, 86_400);

@@ -44,6 +44,11 @@ export interface TestAppOptions extends Partial<MagicLinkOptions> {
 }
 
 export const BASE_URL = 'http://app.test';
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A verify callback that signs anyone in (the account is made on first use). */
+export const anyone = async (email: string): Promise<TestUser> => ({ id: email, email });
 /** A secret as `openssl rand -base64 32` makes one; shared stores (Redis, custom) require it. */
 export const TEST_SECRET = 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=';
 export const START = Date.parse('2026-05-25T12:00:00Z');
