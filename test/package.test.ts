@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -127,6 +128,82 @@ export { store, code };
           encoding: 'utf8',
         },
       );
+    }
+  });
+
+  // Regression: the shipped .d.ts imported passport-strategy, whose types were a devDependency here,
+  // so every strict consumer without skipLibCheck failed with TS7016; the test inside the repo could
+  // not see it. These consumers live outside the repository and install only what a user would.
+  it('type-checks in fresh projects outside the repo, strict, without skipLibCheck (CJS + Express 4, ESM + Express 5 + nodenext, bundler)', function () {
+    this.timeout(300_000);
+    const outside = mkdtempSync(join(tmpdir(), 'ml-consumer-'));
+    try {
+      const tarball = JSON.parse(
+        execFileSync('npm', ['pack', '--json', '--pack-destination', outside], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+      ) as Array<{
+        filename: string;
+      }>;
+      const source = `import express from 'express';
+import passport from 'passport';
+import { MagicLink, MagicLinkStrategy, errorHandler, type MagicLinkAuthInfo } from 'express-magic-link';
+const magicLink = new MagicLink({ baseUrl: 'https://app.example.com', mailer: { send: async ({ to, url, code }) => void [to, url, code] } });
+passport.use(new MagicLinkStrategy({ magicLink }, async (email) => ({ email })));
+const app = express();
+app.post('/v1/auth/verify', magicLink.verifyHandler());
+app.post('/login', magicLink.crossSiteGuard(), passport.authenticate('magic-link', { session: false }), (req, res) => void res.json({ user: req.user }));
+app.use(errorHandler());
+export const info: MagicLinkAuthInfo | undefined = undefined;
+`;
+      for (const [name, express, type, module, resolution] of [
+        ['cjs-express4', '4', 'commonjs', 'NodeNext', 'NodeNext'],
+        ['esm-express5', '5', 'module', 'NodeNext', 'NodeNext'],
+        ['bundler', '5', 'module', 'ESNext', 'Bundler'],
+      ] as const) {
+        const dir = join(outside, name);
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, private: true, type }));
+        const types = express === '4' ? '@types/express@4' : '@types/express@5';
+        execFileSync(
+          'npm',
+          [
+            'install',
+            '--no-audit',
+            '--no-fund',
+            '--prefer-offline',
+            join(outside, tarball[0]!.filename),
+            `express@${express}`,
+            types,
+            'passport@0.7',
+            '@types/passport',
+            'typescript@5.9',
+            '@types/node@20',
+          ],
+          { cwd: dir, stdio: 'ignore' },
+        );
+        writeFileSync(join(dir, 'index.ts'), source);
+        const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+        const args = [
+          '--noEmit',
+          '--strict',
+          '--target',
+          'ES2022',
+          '--types',
+          'node',
+          '--module',
+          module,
+          '--moduleResolution',
+          resolution,
+          '--esModuleInterop',
+          'index.ts',
+        ];
+        try {
+          execFileSync(process.execPath, [tsc, ...args], { cwd: dir, encoding: 'utf8' });
+        } catch (error) {
+          assert.fail(`${name}: ${(error as { stdout?: string }).stdout ?? String(error)}`);
+        }
+      }
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
     }
   });
 });
