@@ -66,11 +66,15 @@ describe('Redis Sentinel failover', function () {
 
   for (const fault of ['kill -9', 'frozen'] as const) {
     it(`master ${fault === 'kill -9' ? 'killed (kill -9)' : 'frozen (SIGSTOP) until the sentinels fail over'}: no double redeem, no lost link`, async () => {
+      // The recipe's deadline: long enough for a replica to acknowledge on a busy two-core host
+      // (WAIT gets 40 % of it). At the 1 s default, a WAIT that timed out under CI load answered 503
+      // for a redeem the master had made: the retry then found the link spent.
       const { app, tokenOf } = createTestApp({
         redis: client,
         now: Date.now,
         trustProxy: 1,
         waitForReplicas: 1,
+        storeTimeoutMs: 3_000,
         verify: anyone,
         limits: { failedVerifiesPerIp: 1000 },
       });
