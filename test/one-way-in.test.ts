@@ -133,6 +133,22 @@ describe('one way in: own routes and the handlers are the same sign-in', () => {
     assert.equal((res.body as { signedIn: { email: string } }).signedIn.email, 'alice@example.com');
   });
 
+  it("crossSiteGuard() gives an own route the handlers' cross-site check, rendered by errorHandler()", async () => {
+    const { app, magicLink, passport, tokenOf } = appWithOwnRoutes();
+    app.post(
+      '/own/guarded',
+      magicLink.crossSiteGuard(),
+      passport.authenticate('magic-link', { session: false }),
+      (req, res) => void res.json({ user: req.user }),
+    );
+    app.use(errorHandler({ onError: () => undefined }));
+    await link(app);
+    expectError(await request(app).post('/own/guarded').set('Sec-Fetch-Site', 'cross-site').send({ token: tokenOf() }), 'cross_site_request');
+    expectError(await request(app).post('/own/guarded').set('Origin', 'https://evil.example').send({ token: tokenOf() }), 'cross_site_request');
+    // Refused before the strategy ran: the link still signs in from the app's own origin.
+    assert.equal((await request(app).post('/own/guarded').set('Origin', 'http://app.test').send({ token: tokenOf() })).status, 200);
+  });
+
   it('session sign-in on an own route: logged in, and the session carries the user', async () => {
     const { app, tokenOf } = appWithOwnRoutes();
     await link(app);
