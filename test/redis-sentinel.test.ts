@@ -51,7 +51,7 @@ async function issue(app: TestApp['app'], tokenOf: TestApp['tokenOf'], count: nu
 const verify = (app: TestApp['app'], token: string) => () => request(app).post('/v1/auth/verify').set('X-Forwarded-For', '198.51.100.1').send({ token });
 
 describe('Redis Sentinel failover', function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   let group: RedisSentinelGroup;
   let client: Redis;
   beforeEach(async () => {
@@ -90,6 +90,8 @@ describe('Redis Sentinel failover', function () {
       if (fault === 'kill -9') await group.master.resume();
       else group.master.resumeFromPause();
       assert.notEqual(group.masterPort(), oldMaster);
+      // Writes are refused (503, nothing spent) until the new master has a replica in sync again.
+      await group.waitForGoodReplica();
 
       // Sign-ins after the failover, on the client that followed it (failoverDetector).
       const after = await issue(app, tokenOf, 6, 'after');

@@ -228,6 +228,12 @@ export class RedisSentinelGroup {
     await waitFor(() => this.masterPort() === port, `sentinels to promote ${port}`, ms);
   }
 
+  /** Until the current master has a replica in sync again (with min-replicas-to-write it refuses writes before). */
+  async waitForGoodReplica(ms = 90_000): Promise<void> {
+    const master = [this.master, this.replica].find((node) => node.port === this.masterPort())!;
+    await waitFor(() => /min_slaves_good_slaves:[1-9]/.test(master.cli('info', 'replication')), 'a replica in sync with the new master', ms);
+  }
+
   async destroy(): Promise<void> {
     for (const sentinel of this.#sentinels) sentinel.kill('SIGKILL');
     this.master.resumeFromPause();
