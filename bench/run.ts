@@ -18,7 +18,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
 const FOOTPRINT_LINKS = Number(process.env.BENCH_FOOTPRINT_LINKS ?? 100_000);
 
-type Mode = 'bare' | 'floor' | 'memory' | 'redis' | 'peer';
+type Mode = 'bare' | 'floor' | 'memory' | 'redis' | 'redis-wait' | 'peer';
 type Flow = 'request-link' | 'verify';
 
 interface CaseResult {
@@ -161,7 +161,7 @@ interface Server {
   redis?: RedisServer;
 }
 
-const MODES = ['bare', 'floor', 'memory', 'redis', 'peer'] as const;
+const MODES = ['bare', 'floor', 'memory', 'redis', 'redis-wait', 'peer'] as const;
 const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
 
 /** Every round runs each server once, starting one further along the list each time. */
@@ -182,25 +182,25 @@ async function measureFlow(flow: Flow, servers: Server[], request: (server: Serv
   progress(`measuring ${flow}`);
   const rounds = new Map<Mode, autocannon.Result[]>();
   const requests = new Map(servers.map((server) => [server.mode, request(server)]));
-  let redisCommands = 0;
+  const redisCommands = new Map<Mode, number>();
   await inRotation(servers, async (server) => {
     server.redis?.cli('config', 'resetstat');
     const result = await slice(server.url, requests.get(server.mode)!);
-    if (server.redis) redisCommands += commandsRun(server.redis);
+    if (server.redis) redisCommands.set(server.mode, (redisCommands.get(server.mode) ?? 0) + commandsRun(server.redis));
     rounds.set(server.mode, [...(rounds.get(server.mode) ?? []), result]);
   });
   return servers.map((server) => {
     const result = summarise(server.mode, flow, rounds.get(server.mode)!, server.url);
-    if (server.redis) result.redisCommandsPerRequest = redisCommands / result.requests;
+    if (server.redis) result.redisCommandsPerRequest = redisCommands.get(server.mode)! / result.requests;
     return result;
   });
 }
 
-async function runAll(redis: RedisServer): Promise<{ cases: CaseResult[]; redisGrowth: ReturnType<typeof usedMemoryPerRequest> }> {
+async function runAll(redis: RedisServer, replicated: RedisServer): Promise<{ cases: CaseResult[]; redisGrowth: ReturnType<typeof usedMemoryPerRequest> }> {
   const servers: Server[] = [];
   try {
     for (const mode of MODES) {
-      const redisOfMode = mode === 'redis' ? redis : undefined;
+      const redisOfMode = mode === 'redis' ? redis : mode === 'redis-wait' ? replicated : undefined;
       servers.push({ mode, ...(await startServer(mode, redisOfMode ? { REDIS_URL: redisOfMode.url } : {})), redis: redisOfMode });
     }
     // Warm up: JIT, script loading, connection pools. The floor only signs in.
@@ -265,12 +265,15 @@ function footprint(what: 'heap' | 'redis' | 'cap', env: Record<string, string> =
 
 const started = Date.now();
 const redis = await RedisServer.start();
+// redis-wait: a primary of its own with one replica, for `waitForReplicas: 1` (WAIT pipelined with each redeem).
+const primary = await RedisServer.start();
+const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(primary.port)]);
 let results: CaseResult[];
 let redisGrowth: ReturnType<typeof usedMemoryPerRequest>;
 try {
-  ({ cases: results, redisGrowth } = await runAll(redis));
+  ({ cases: results, redisGrowth } = await runAll(redis, primary));
 } finally {
-  await redis.destroy();
+  await Promise.all([redis.destroy(), replica.destroy(), primary.destroy()]);
 }
 // Both at once, each in a process of its own: memory figures do not depend on CPU time. The Redis
 // one gets a server of its own, so nothing but its links is in it.

@@ -48,10 +48,10 @@ if (mode === 'bare') {
       error ? next(error) : res.status(200).json({ success: true, message: 'success', data: { user: req.user } }),
     );
   });
-} else if (mode === 'memory' || mode === 'redis') {
+} else if (mode === 'memory' || mode === 'redis' || mode === 'redis-wait') {
   // The client options the README recommends.
   const redis =
-    mode === 'redis'
+    mode !== 'memory'
       ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
       : undefined;
   if (redis) await new Promise((resolve) => redis.once('ready', resolve));
@@ -60,6 +60,8 @@ if (mode === 'bare') {
     baseUrl: 'http://127.0.0.1',
     mailer: { send: async ({ url }) => void tokens.push(url.slice(url.indexOf('token=') + 6)) },
     redis,
+    // redis-wait: every redeem waits for a replica's acknowledgement (the durability option).
+    ...(mode === 'redis-wait' ? { waitForReplicas: 1 } : {}),
     secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
     passport: authenticator,
   });

@@ -57,7 +57,11 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     mailer,
     redis,
     ttlSeconds: settings.ttlSeconds,
+    retentionSeconds: settings.retentionSeconds,
     limits: {
+      windowSeconds: settings.limitWindowSeconds,
+      // A spent budget blocks until the window would have ended (the library caps a block at an hour).
+      blockSeconds: Math.min(settings.limitWindowSeconds, 3_600),
       linkRequestsPerEmail: settings.emailLimit,
       linkRequestsPerIp: settings.ipLimit,
       failedVerifiesPerIp: settings.verifyIpLimit,

@@ -12,6 +12,10 @@ export interface Settings {
   magicLinkSecrets: string[];
   production: boolean;
   ttlSeconds: number;
+  /** How long used and expired links are kept, so a late click says "used"/"expired", not "unknown". */
+  retentionSeconds: number;
+  /** The rate limits' counting window. */
+  limitWindowSeconds: number;
   emailLimit: number;
   ipLimit: number;
   verifyIpLimit: number;
@@ -72,6 +76,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     magicLinkSecrets: secretList,
     production,
     ttlSeconds: whole(env, 'MAGIC_LINK_TTL', 900, 1, 86_400),
+    retentionSeconds: whole(env, 'MAGIC_LINK_RETENTION', 86_400, 0, 30 * 86_400),
+    limitWindowSeconds: whole(env, 'MAGIC_LINK_LIMIT_WINDOW', 3_600, 1, 86_400),
     emailLimit: whole(env, 'MAGIC_LINK_EMAIL_LIMIT', 5, 1, 1_000_000),
     ipLimit: whole(env, 'MAGIC_LINK_IP_LIMIT', 20, 1, 1_000_000),
     verifyIpLimit: whole(env, 'MAGIC_LINK_VERIFY_IP_LIMIT', 20, 1, 1_000_000),

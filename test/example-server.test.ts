@@ -171,11 +171,17 @@ describe('example server', () => {
     assert.throws(() => readSettings({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) }), /MAGIC_LINK_SECRET must be set/);
   });
 
-  it('MAGIC_LINK_EMAIL_LIMIT and MAGIC_LINK_TTL take effect', async () => {
-    const { app, close } = demo({ MAGIC_LINK_EMAIL_LIMIT: '1', MAGIC_LINK_TTL: '120' });
+  it('MAGIC_LINK_EMAIL_LIMIT, MAGIC_LINK_TTL and MAGIC_LINK_LIMIT_WINDOW take effect', async () => {
+    const { app, close } = demo({ MAGIC_LINK_EMAIL_LIMIT: '1', MAGIC_LINK_TTL: '120', MAGIC_LINK_LIMIT_WINDOW: '600' });
     const first = await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' });
     assert.equal(first.body.data.expires_in, 120);
-    expectError(await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' }), 'magic_link_email_limit_exceeded', 3600);
+    expectError(await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' }), 'magic_link_email_limit_exceeded', 600);
     await close();
+  });
+
+  it('MAGIC_LINK_RETENTION is read and bounded', () => {
+    assert.equal(readSettings({}).retentionSeconds, 86_400);
+    assert.equal(readSettings({ MAGIC_LINK_RETENTION: '0' }).retentionSeconds, 0);
+    assert.throws(() => readSettings({ MAGIC_LINK_RETENTION: String(31 * 86_400) }), /MAGIC_LINK_RETENTION must be a whole number from 0 to 2592000/);
   });
 });

@@ -3,10 +3,10 @@
 // then count double redeems and lost links.
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import request from 'supertest';
 import { whenReady } from './helpers/redis-clients.js';
 import { RedisSentinelGroup } from './helpers/redis-server.js';
-import { anyone, createTestApp, sleep, type TestApp } from './helpers/test-app.js';
+import { countLosses, issueLinks, verifyLink, withRetries } from './helpers/failover.js';
+import { anyone, createTestApp } from './helpers/test-app.js';
 
 function sentinelClient(group: RedisSentinelGroup): Redis {
   const client = new Redis({
@@ -20,35 +20,6 @@ function sentinelClient(group: RedisSentinelGroup): Redis {
   client.on('error', () => undefined); // a killed master is the point of the test
   return client;
 }
-
-/** A person retrying on 503, as the answer tells them to: the final status. */
-async function withRetries(send: () => Promise<request.Response>, ms = 30_000): Promise<number> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const res = await send();
-    if (res.status !== 503 || Date.now() > deadline) return res.status;
-    await sleep(250);
-  }
-}
-
-async function issue(app: TestApp['app'], tokenOf: TestApp['tokenOf'], count: number, prefix: string): Promise<string[]> {
-  const tokens: string[] = [];
-  for (let i = 0; i < count; i++) {
-    assert.equal(
-      await withRetries(() =>
-        request(app)
-          .post('/v1/auth/magic-link')
-          .set('X-Forwarded-For', `192.0.2.${i}`)
-          .send({ email: `${prefix}${i}@example.com` }),
-      ),
-      202,
-    );
-    tokens.push(tokenOf());
-  }
-  return tokens;
-}
-
-const verify = (app: TestApp['app'], token: string) => () => request(app).post('/v1/auth/verify').set('X-Forwarded-For', '198.51.100.1').send({ token });
 
 describe('Redis Sentinel failover', function () {
   this.timeout(240_000);
@@ -78,8 +49,8 @@ describe('Redis Sentinel failover', function () {
         verify: anyone,
         limits: { failedVerifiesPerIp: 1000 },
       });
-      const before = await issue(app, tokenOf, 12, 'before');
-      for (const token of before.slice(0, 6)) assert.equal(await withRetries(verify(app, token)), 200);
+      const before = await issueLinks(app, tokenOf, 12, 'before');
+      for (const token of before.slice(0, 6)) assert.equal(await withRetries(verifyLink(app, token)), 200);
 
       const oldMaster = group.master.port;
       if (fault === 'kill -9') await group.master.stop();
@@ -94,13 +65,10 @@ describe('Redis Sentinel failover', function () {
       await group.waitForGoodReplica();
 
       // Sign-ins after the failover, on the client that followed it (failoverDetector).
-      const after = await issue(app, tokenOf, 6, 'after');
-      for (const token of after.slice(0, 3)) assert.equal(await withRetries(verify(app, token)), 200);
+      const after = await issueLinks(app, tokenOf, 6, 'after');
+      for (const token of after.slice(0, 3)) assert.equal(await withRetries(verifyLink(app, token)), 200);
 
-      let doubles = 0;
-      for (const token of [...before.slice(0, 6), ...after.slice(0, 3)]) if ((await withRetries(verify(app, token))) === 200) doubles++;
-      let lost = 0;
-      for (const token of [...before.slice(6), ...after.slice(3)]) if ((await withRetries(verify(app, token))) !== 200) lost++;
+      const { doubles, lost } = await countLosses(app, [...before.slice(0, 6), ...after.slice(0, 3)], [...before.slice(6), ...after.slice(3)]);
       assert.equal(doubles, 0, 'a used link signed in again');
       assert.equal(lost, 0, 'an issued link was lost');
     });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import request from 'supertest';
 import { RedisTokenStore } from '../src/index.js';
 import { IOREDIS_FLAVOURS, whenReady } from './helpers/redis-clients.js';
-import { RedisCluster, RedisServer } from './helpers/redis-server.js';
+import { RedisCluster, RedisServer, serverMatrix } from './helpers/redis-server.js';
+import { anyone, createTestApp, expectError } from './helpers/test-app.js';
 import { describeTokenStore } from './helpers/token-store-conformance.js';
 
 describe('Redis token store', function () {
@@ -64,3 +66,41 @@ describe('Redis token store', function () {
     client.disconnect();
   });
 });
+
+// Valkey is a drop-in for Redis: the same contract, scripts and sign-in, where the machine has it.
+const matrix = serverMatrix();
+for (const { name, binary } of matrix.available.filter((entry) => entry.binary !== 'redis-server')) {
+  describe(`Token store and sign-in on ${name}`, function () {
+    this.timeout(60_000);
+    let server: RedisServer;
+    before(async () => {
+      server = await RedisServer.start([], binary);
+    });
+    after(async () => server?.destroy());
+    describeTokenStore(`RedisTokenStore on ${name}`, async () => {
+      const client = IOREDIS_FLAVOURS[0]!.connect(server.url);
+      await whenReady(client);
+      return { store: new RedisTokenStore(client, { keyPrefix: `v${Math.random().toString(36).slice(2)}:` }), cleanup: () => void client.disconnect() };
+    });
+    it('signs in once, refuses the second use', async () => {
+      const client = IOREDIS_FLAVOURS[0]!.connect(server.url);
+      await whenReady(client);
+      try {
+        const { app, tokenOf } = createTestApp({ redis: client, now: Date.now, verify: anyone });
+        assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'ada@example.com' })).status, 202);
+        assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
+        expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf() }), 'magic_link_already_used');
+      } finally {
+        client.disconnect();
+      }
+    });
+  });
+}
+for (const reason of matrix.skipped) {
+  describe('Redis matrix', () => {
+    it(`skipped: ${reason}`, function () {
+      console.log(`      skipped: ${reason}`);
+      this.skip();
+    });
+  });
+}

@@ -18,6 +18,35 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The servers of the Redis matrix this machine has: redis-server always, Valkey where `valkey-server`
+ * is installed (Debian 12 has no package for it). `skipped` says why one is missing.
+ */
+export function serverMatrix(): { available: Array<{ name: string; binary: string }>; skipped: string[] } {
+  const valkey = process.env.VALKEY_SERVER ?? 'valkey-server';
+  const found = spawnSync(valkey, ['--version'], { encoding: 'utf8' });
+  return found.status === 0
+    ? {
+        available: [
+          { name: 'Redis', binary: 'redis-server' },
+          {
+            name: `Valkey (${
+              found.stdout
+                .trim()
+                .split(' ')
+                .find((w) => w.startsWith('v=')) ?? 'unknown version'
+            })`,
+            binary: valkey,
+          },
+        ],
+        skipped: [],
+      }
+    : {
+        available: [{ name: 'Redis', binary: 'redis-server' }],
+        skipped: [`Valkey: no \`${valkey}\` on this machine (set VALKEY_SERVER to its path to include it)`],
+      };
+}
+
 function ping(port: number): boolean {
   const result = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8', timeout: 2_000 });
   return result.stdout.trim() === 'PONG';
@@ -36,15 +65,19 @@ export class RedisServer {
   readonly port: number;
   readonly #dir: string;
   readonly #extraArgs: string[];
+  readonly #binary: string;
+  #paused = false;
 
-  private constructor(port: number, extraArgs: string[]) {
+  private constructor(port: number, extraArgs: string[], binary: string) {
     this.port = port;
     this.#dir = mkdtempSync(join(tmpdir(), 'eml-redis-'));
     this.#extraArgs = extraArgs;
+    this.#binary = binary;
   }
 
-  static async start(extraArgs: string[] = []): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), extraArgs);
+  /** `binary`: redis-server, or valkey-server (same options). */
+  static async start(extraArgs: string[] = [], binary = 'redis-server'): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), extraArgs, binary);
     await server.resume();
     return server;
   }
@@ -57,11 +90,16 @@ export class RedisServer {
     return this.#process !== undefined;
   }
 
+  /** Frozen by `pause()`: its process is there but answers nothing. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** Starts (again) on the same port, empty. */
   async resume(): Promise<void> {
     if (this.#process) return;
     const child = spawn(
-      'redis-server',
+      this.#binary,
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.#dir, '--loglevel', 'warning', ...this.#extraArgs],
       { stdio: 'ignore' },
     );
@@ -86,14 +124,17 @@ export class RedisServer {
   /** Freezes the server (SIGSTOP): connections stay open and commands hang, as on a stuck host. */
   pause(): void {
     this.#process?.kill('SIGSTOP');
+    this.#paused = this.#process !== undefined;
   }
 
   resumeFromPause(): void {
     this.#process?.kill('SIGCONT');
+    this.#paused = false;
   }
 
+  /** redis-cli against this server; bounded, so a frozen server answers '' instead of hanging the test. */
   cli(...args: string[]): string {
-    return spawnSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' }).stdout;
+    return spawnSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8', timeout: 5_000 }).stdout ?? '';
   }
 
   /**
@@ -135,7 +176,10 @@ export class RedisServer {
   }
 }
 
-/** A local Redis Cluster of three masters, no replicas. */
+/**
+ * A local Redis Cluster of three masters, with one replica each when asked. Quick to notice a dead or
+ * frozen master (2 s node timeout); replicas sync without a delay.
+ */
 export class RedisCluster {
   readonly nodes: RedisServer[];
 
@@ -143,26 +187,89 @@ export class RedisCluster {
     this.nodes = nodes;
   }
 
-  static async start(): Promise<RedisCluster> {
+  static async start(options: { replicas?: 0 | 1; extraArgs?: string[] } = {}): Promise<RedisCluster> {
+    const replicas = options.replicas ?? 0;
     const nodes: RedisServer[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 3 * (1 + replicas); i++) {
       const port = await freePort();
-      nodes.push(await RedisServer.start(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000']));
+      nodes.push(
+        await RedisServer.start([
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '2000',
+          '--repl-diskless-sync',
+          'yes',
+          '--repl-diskless-sync-delay',
+          '0',
+          ...(options.extraArgs ?? []),
+        ]),
+      );
     }
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    const cluster = new RedisCluster(nodes);
     await waitFor(() => nodes.every((n) => /cluster_state:ok/.test(n.cli('cluster', 'info'))), 'cluster_state:ok', 20_000);
-    return new RedisCluster(nodes);
+    if (replicas > 0) await cluster.waitForReplicas(30_000);
+    return cluster;
   }
 
   get startupNodes(): Array<{ host: string; port: number }> {
     return this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
   }
 
+  /** The running nodes that are masters now (by their own INFO). */
+  masters(): RedisServer[] {
+    return this.nodes.filter((n) => n.running && !n.paused && /role:master/.test(n.cli('info', 'replication')));
+  }
+
+  /** Until every slot is served and every master has a replica in sync. */
+  async waitForReplicas(ms = 60_000): Promise<void> {
+    await waitFor(
+      () => {
+        const masters = this.masters();
+        return (
+          masters.length === 3 &&
+          masters.every((m) => /cluster_state:ok/.test(m.cli('cluster', 'info')) && /connected_slaves:[1-9]/.test(m.cli('info', 'replication'))) &&
+          this.nodes
+            .filter((n) => n.running && !n.paused && !masters.includes(n))
+            .every((r) => {
+              // Linked, done with the full sync, and at its master's offset (dbsize alone can lag).
+              const info = r.cli('info', 'replication');
+              const master = masters.find((m) => info.includes(`master_port:${m.port}`));
+              const offset = (text: string) => /master_repl_offset:(\d+)/.exec(text)?.[1];
+              return (
+                /master_link_status:up/.test(info) &&
+                /master_sync_in_progress:0/.test(info) &&
+                master !== undefined &&
+                offset(info) === offset(master.cli('info', 'replication'))
+              );
+            })
+        );
+      },
+      'every master with a replica in sync',
+      ms,
+    );
+  }
+
+  /** Until `node`'s slots are served by another node (its replica was promoted). */
+  async waitForFailover(node: RedisServer, ms = 30_000): Promise<void> {
+    const others = this.nodes.filter((n) => n !== node && n.running && !n.paused);
+    await waitFor(
+      () => others.every((n) => /cluster_state:ok/.test(n.cli('cluster', 'info'))) && this.masters().filter((m) => m !== node).length === 3,
+      `failover of ${node.port}`,
+      ms,
+    );
+  }
+
   async destroy(): Promise<void> {
+    for (const node of this.nodes) node.resumeFromPause();
     await Promise.all(this.nodes.map((n) => n.destroy()));
   }
 }
@@ -231,7 +338,14 @@ export class RedisSentinelGroup {
   /** Until the current master has a replica in sync again (with min-replicas-to-write it refuses writes before). */
   async waitForGoodReplica(ms = 90_000): Promise<void> {
     const master = [this.master, this.replica].find((node) => node.port === this.masterPort())!;
-    await waitFor(() => /min_slaves_good_slaves:[1-9]/.test(master.cli('info', 'replication')), 'a replica in sync with the new master', ms);
+    try {
+      await waitFor(() => /min_slaves_good_slaves:[1-9]/.test(master.cli('info', 'replication')), 'a replica in sync with the new master', ms);
+    } catch (error) {
+      // What each node and a sentinel say, so that a failure in CI can be read.
+      const state = [this.master, this.replica].map((node) => `${node.port}: ${node.cli('info', 'replication').replace(/\r?\n/g, ' ')}`);
+      const sentinel = spawnSync('redis-cli', ['-p', String(this.sentinelPorts[0]), 'sentinel', 'replicas', 'ml'], { encoding: 'utf8', timeout: 5_000 }).stdout;
+      throw new Error(`${(error as Error).message}\n${state.join('\n')}\nsentinel: ${sentinel.replace(/\n/g, ' ')}`);
+    }
   }
 
   async destroy(): Promise<void> {

@@ -1,0 +1,47 @@
+// What the failover tests share: a person who retries on 503 as the answer tells them to, and links
+// issued to distinct addresses from distinct IPs (so no limit gets in the way of counting).
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { sleep, type TestApp } from './test-app.js';
+
+/** Sends until the answer is not 503 (or `ms` passed): the final status. */
+export async function withRetries(send: () => Promise<request.Response>, ms = 30_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const res = await send();
+    if (res.status !== 503 || Date.now() > deadline) return res.status;
+    await sleep(250);
+  }
+}
+
+export async function issueLinks(app: TestApp['app'], tokenOf: TestApp['tokenOf'], count: number, prefix: string): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    assert.equal(
+      await withRetries(() =>
+        request(app)
+          .post('/v1/auth/magic-link')
+          .set('X-Forwarded-For', `192.0.2.${i}`)
+          .send({ email: `${prefix}${i}@example.com` }),
+      ),
+      202,
+    );
+    tokens.push(tokenOf());
+  }
+  return tokens;
+}
+
+export const verifyLink = (app: TestApp['app'], token: string) => () =>
+  request(app).post('/v1/auth/verify').set('X-Forwarded-For', '198.51.100.1').send({ token });
+
+/**
+ * Every used link once more (a 200 is a double redeem) and every unused one (anything but 200 is a
+ * lost link), each retried through 503s.
+ */
+export async function countLosses(app: TestApp['app'], used: string[], unused: string[]): Promise<{ doubles: number; lost: number }> {
+  let doubles = 0;
+  for (const token of used) if ((await withRetries(verifyLink(app, token))) === 200) doubles++;
+  let lost = 0;
+  for (const token of unused) if ((await withRetries(verifyLink(app, token))) !== 200) lost++;
+  return { doubles, lost };
+}
