@@ -7,7 +7,7 @@ import session from 'express-session';
 import { Redis } from 'ioredis';
 import passport from 'passport';
 import { errorHandler, MagicLink, MagicLinkError, MagicLinkStrategy, requestId, type MagicLinkMessage } from 'express-magic-link';
-import { dashboardPage, inboxPage, signInPage, type InboxMessage } from './pages.js';
+import { dashboardPage, errorPage, inboxPage, signInPage, type InboxMessage, type PageError } from './pages.js';
 import { RedisSessionStore } from './redis-session-store.js';
 import { memoryUsers, redisUsers, type DemoUser } from './users.js';
 import { isLoopbackHost, type Settings } from './settings.js';
@@ -20,6 +20,28 @@ export interface ExampleApp {
   redis: Redis | undefined;
   close: () => Promise<void>;
 }
+
+type SessionDataFlash = PageError & { typedEmail?: string; focusEmail?: boolean };
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The address the last link went to, and when (ms): the "check your email" state. */
+    sent: { to: string; at: number };
+    /** When each address last got a link from this browser (ms): the resend lock is per address. */
+    resend: Record<string, number>;
+    /** Wrong codes typed in this browser, per address: after the store's 5 the code is dead. */
+    wrongCodes: Record<string, number>;
+    /** One error (and what was typed) for the next page view, after a form post. */
+    flash: SessionDataFlash;
+  }
+}
+
+/** The resend lock: one link per address per minute from this browser; another address at once. */
+const RESEND_MS = 60_000;
+/** The store kills a code after this many wrong tries (the library's default). */
+const CODE_TRIES = 5;
+/** Routes that answer with pages: their failures are pages too, never JSON. */
+const PAGE_PATHS = new Set(['/', '/dashboard', '/code', '/change-address', '/sign-out']);
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const PAGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -116,13 +138,109 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
   app.use('/static', express.static(PUBLIC_DIR, { index: false, fallthrough: true }));
   app.get('/favicon.ico', (_req, res) => void res.status(204).end());
 
+  const forms = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
+  const field = (req: Request, name: string): string => {
+    const value: unknown = (req.body as Record<string, unknown> | undefined)?.[name];
+    return typeof value === 'string' ? value.trim().slice(0, 320) : '';
+  };
+  /** After a form post: back to the page with one error to show (post/redirect/get). */
+  const back = (req: Request, res: Response, flash?: SessionDataFlash): void => {
+    if (flash) req.session.flash = flash;
+    res.redirect(303, '/');
+  };
+
   app.get('/', pageHeaders, (req, res) => {
     if (req.user) return res.redirect(303, '/dashboard');
-    res.type('html').send(signInPage({ devInbox, ttlMinutes: Math.round(settings.ttlSeconds / 60) }));
+    const flash = req.session.flash;
+    delete req.session.flash;
+    const sent = req.session.sent;
+    const lastSent = sent ? (req.session.resend?.[sent.to] ?? sent.at) : 0;
+    res.type('html').send(
+      signInPage({
+        devInbox,
+        ttlSeconds: settings.ttlSeconds,
+        sent,
+        resendInMs: Math.max(0, lastSent + RESEND_MS - Date.now()),
+        error: flash?.code ? flash : undefined,
+        typedEmail: flash?.typedEmail,
+        focusEmail: flash?.focusEmail === true,
+      }),
+    );
   });
+
+  // The sign-in form, with or without JavaScript: a plain form post, answered with a redirect.
+  app.post('/', magicLink.crossSiteGuard(), forms, async (req, res, next) => {
+    const email = field(req, 'email');
+    if (email === '') return back(req, res, { form: 'email', code: 'email_missing' });
+    const lockKey = email.toLowerCase();
+    const lockedUntil = (req.session.resend?.[lockKey] ?? 0) + RESEND_MS;
+    if (Date.now() < lockedUntil) {
+      return back(req, res, { form: 'email', code: 'resend_locked', retryAfter: Math.ceil((lockedUntil - Date.now()) / 1000), typedEmail: email });
+    }
+    try {
+      const sent = await magicLink.requestLink(req, { email, redirect: '/dashboard' });
+      const now = Date.now();
+      req.session.sent = { to: sent.email, at: now };
+      // The last few addresses only: the session stays small.
+      const recent = Object.entries(req.session.resend ?? {}).slice(-4);
+      req.session.resend = Object.fromEntries([...recent, [lockKey, now], [sent.email, now]]);
+      back(req, res);
+    } catch (error) {
+      if (!(error instanceof MagicLinkError) || error.code === 'internal_error') return next(error);
+      back(req, res, { form: 'email', code: error.code, retryAfter: error.retryAfter, typedEmail: email });
+    }
+  });
+
+  app.post('/change-address', magicLink.crossSiteGuard(), (req, res) => {
+    const previous = req.session.sent?.to;
+    delete req.session.sent;
+    back(req, res, { form: 'email', code: '', ...(previous ? { typedEmail: previous } : {}), focusEmail: true });
+  });
+
+  // The code form: the same Passport strategy as the handlers, on a route of the demo's own.
+  app.post('/code', magicLink.crossSiteGuard(), forms, (req, res, next) => {
+    const email = field(req, 'email');
+    // A pasted "123 456" or "123-456" is the same code.
+    const code = field(req, 'code').replace(/[\s-]/g, '');
+    const typed = { form: 'code' as const, typedEmail: email };
+    if (email === '') return back(req, res, { ...typed, code: 'email_missing' });
+    if (code === '') return back(req, res, { ...typed, code: 'code_missing' });
+    if (!/^\d{6}$/.test(code)) return back(req, res, { ...typed, code: 'code_malformed' });
+    const wrongKey = email.toLowerCase();
+    const wrong = req.session.wrongCodes?.[wrongKey] ?? 0;
+    if (wrong >= CODE_TRIES) return back(req, res, { ...typed, code: 'code_locked' });
+    req.body = { email, code };
+    authenticator.authenticate('magic-link', (error: unknown, user: DemoUser | false, info: unknown) => {
+      if (error) {
+        if (error instanceof MagicLinkError && error.code === 'service_unavailable') return back(req, res, { ...typed, code: error.code });
+        return next(error);
+      }
+      if (!user) {
+        const failure = info instanceof MagicLinkError ? info : new MagicLinkError('internal_error');
+        if (failure.code === 'exchange_code_not_found') {
+          req.session.wrongCodes = { ...req.session.wrongCodes, [wrongKey]: wrong + 1 };
+          if (wrong + 1 >= CODE_TRIES) return back(req, res, { ...typed, code: 'code_locked' });
+        }
+        return back(req, res, { ...typed, code: failure.code, retryAfter: failure.retryAfter });
+      }
+      req.logIn(user, (loginError) => (loginError ? next(loginError) : res.redirect(303, '/dashboard')));
+    })(req, res, next);
+  });
+
   app.get('/dashboard', pageHeaders, (req, res) => {
     if (!req.user) return res.redirect(303, '/');
     res.type('html').send(dashboardPage((req.user as DemoUser).email));
+  });
+
+  app.post('/sign-out', magicLink.crossSiteGuard(), (req, res, next) => {
+    req.logout((error) => {
+      if (error) return next(error);
+      req.session.destroy((destroyError) => {
+        if (destroyError) return next(destroyError);
+        res.clearCookie('sid', { httpOnly: true, sameSite: 'lax', secure: baseUrl.protocol === 'https:' });
+        res.redirect(303, '/');
+      });
+    });
   });
 
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
@@ -165,6 +283,22 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
   }
 
   app.use((_req, _res, next) => next(new MagicLinkError('resource_not_found')));
+  // Page routes (and a browser asking for a page) get a page for every failure, 503 included.
+  app.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
+    const wantsPage = PAGE_PATHS.has(req.path) || (req.method === 'GET' && req.accepts(['json', 'html']) === 'html');
+    if (!wantsPage || res.headersSent) return next(error);
+    const outage = (error instanceof MagicLinkError && error.code === 'service_unavailable') || (redis !== undefined && redis.status !== 'ready');
+    const failure = error instanceof MagicLinkError ? error : undefined;
+    const status = outage ? 503 : (failure?.status ?? 500);
+    if (status >= 500) log(`[demo] ${req.method} ${req.path}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Cache-Control', 'no-store');
+    if (status === 503) res.setHeader('Retry-After', '5');
+    res
+      .status(status)
+      .type('html')
+      .send(errorPage(status, failure?.code ?? 'internal_error'));
+  });
   app.use(errorHandler({ docsBaseUrl: settings.docsBaseUrl }));
 
   return {

@@ -2,6 +2,10 @@
 // sessions the way they share links and limits.
 import session from 'express-session';
 import type { Redis } from 'ioredis';
+import { MagicLinkError } from 'express-magic-link';
+
+/** Redis away is an outage: 503 and "try again" (a page for pages, the envelope for the API), not a 500. */
+const unavailable = (error: unknown) => new MagicLinkError('service_unavailable', { retryAfter: 5, cause: error });
 
 const DEFAULT_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -23,14 +27,14 @@ export class RedisSessionStore extends session.Store {
   override get(sid: string, callback: (error: unknown, data?: session.SessionData | null) => void): void {
     this.#client.get(this.#prefix + sid).then(
       (raw) => callback(null, raw ? (JSON.parse(raw) as session.SessionData) : null),
-      (error: unknown) => callback(error),
+      (error: unknown) => callback(unavailable(error)),
     );
   }
 
   override set(sid: string, data: session.SessionData, callback?: (error?: unknown) => void): void {
     this.#client.set(this.#prefix + sid, JSON.stringify(data), 'EX', this.#ttlOf(data)).then(
       () => callback?.(),
-      (error: unknown) => callback?.(error),
+      (error: unknown) => callback?.(unavailable(error)),
     );
   }
 
@@ -44,7 +48,7 @@ export class RedisSessionStore extends session.Store {
   override destroy(sid: string, callback?: (error?: unknown) => void): void {
     this.#client.del(this.#prefix + sid).then(
       () => callback?.(),
-      (error: unknown) => callback?.(error),
+      (error: unknown) => callback?.(unavailable(error)),
     );
   }
 }

@@ -2,6 +2,7 @@
 // Redis, so every demo process finds a user that another one created. Sessions hold the id only.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { MagicLinkError } from 'express-magic-link';
 
 export interface DemoUser {
   id: string;
@@ -33,18 +34,25 @@ export function memoryUsers(): Users {
   };
 }
 
+/** A Redis that fails is an outage (503, "try again"), not a bug: say so in the library's terms. */
+function outage(error: unknown): never {
+  throw new MagicLinkError('service_unavailable', { retryAfter: 5, cause: error });
+}
+
 export function redisUsers(redis: Redis, prefix = 'demo:user:'): Users {
   return {
-    async findOrCreate(email) {
-      // HSETNX: two processes signing in the same new address agree on one id.
-      await redis.hsetnx(`${prefix}by-email`, email, randomUUID());
-      const id = (await redis.hget(`${prefix}by-email`, email))!;
-      await redis.hset(`${prefix}by-id`, id, email);
-      return { id, email };
-    },
-    async byId(id) {
-      const email = await redis.hget(`${prefix}by-id`, id);
-      return email === null ? undefined : { id, email };
-    },
+    findOrCreate: (email) => findOrCreate(email).catch(outage),
+    byId: (id) => byId(id).catch(outage),
   };
+  async function findOrCreate(email: string): Promise<DemoUser> {
+    // HSETNX: two processes signing in the same new address agree on one id.
+    await redis.hsetnx(`${prefix}by-email`, email, randomUUID());
+    const id = (await redis.hget(`${prefix}by-email`, email))!;
+    await redis.hset(`${prefix}by-id`, id, email);
+    return { id, email };
+  }
+  async function byId(id: string): Promise<DemoUser | undefined> {
+    const email = await redis.hget(`${prefix}by-id`, id);
+    return email === null ? undefined : { id, email };
+  }
 }

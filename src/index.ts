@@ -1,5 +1,6 @@
 // The package's public surface; everything else is internal.
 export { MagicLink, type MagicLinkHandler } from './magic-link.js';
+export type { LinkSent } from './http/request-link.js';
 export { MagicLinkStrategy, type MagicLinkStrategyOptions, type MagicLinkAuthInfo } from './strategy.js';
 export { errorHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { requestId } from './http/request-id.js';

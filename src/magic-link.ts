@@ -5,7 +5,7 @@ import { normalizeOptions } from './config/options.js';
 import { createConfirmFormHandler, createConfirmPageHandler } from './http/confirm-page.js';
 import { assertSameSite } from './http/cross-site.js';
 import { isRequestLike } from './http/error-handler.js';
-import { createRequestLinkHandler } from './http/request-link.js';
+import { createRequestLinkHandler, requestLinkFor, type LinkSent } from './http/request-link.js';
 import { createExchangeHandler, createVerifyHandler } from './http/verify.js';
 import { SignInService } from './sign-in/service.js';
 import type { TokenStore } from './stores/contract.js';
@@ -64,6 +64,18 @@ export class MagicLink {
   /** `POST {email, redirect?}` → 202, mails a link. Parses its own JSON body (64 KiB). */
   requestLinkHandler(...args: []): MagicLinkHandler {
     return createRequestLinkHandler(factoryOf(this, args, 'requestLinkHandler'));
+  }
+
+  /**
+   * Sends a link from a route of your own (an HTML form, an invite, a sign-up step): the same checks,
+   * limits, store and mailer as `requestLinkHandler()`, keyed by this request's client IP. Resolves
+   * with the normalised address and the link's times; rejects with a `MagicLinkError` (render it with
+   * `errorHandler()` or your own page). The cross-site check is yours: mount `crossSiteGuard()` first.
+   */
+  requestLink(req: Request, fields: { email: string; redirect?: string }): Promise<LinkSent> {
+    const service = serviceOf(this);
+    if (!isRequestLike(req)) return Promise.reject(new TypeError('`magicLink.requestLink(req, { email })` needs the Express request first.'));
+    return requestLinkFor(service, req, { ...fields });
   }
 
   /** `POST {token}` → 200 `{user}` and a signed-in session. Needs express-session and `passport.session()`. */

@@ -14,7 +14,7 @@ describe('example server', () => {
     const browser = request.agent(app);
     const signIn = await browser.get('/').set('Host', 'localhost:3000');
     assert.equal(signIn.status, 200);
-    assert.match(signIn.text, /<form id="sign-in"/);
+    assert.match(signIn.text, /<form method="post" action="\/"/);
     assert.match(signIn.text, /dev inbox/);
 
     const sent = await browser.post('/v1/auth/magic-link').set('Origin', 'http://localhost:3000').send({ email: 'Me@Example.com', redirect: '/dashboard' });
@@ -50,8 +50,9 @@ describe('example server', () => {
     assert.match(dashboard.text, /Signed in as <strong>me@example\.com<\/strong>/);
     assert.equal((await browser.get('/v1/me')).body.data.user.email, 'me@example.com');
 
-    const loggedOut = await browser.post('/v1/auth/logout');
-    assert.equal(loggedOut.status, 200);
+    const loggedOut = await browser.post('/sign-out').set('Origin', 'http://localhost:3000');
+    assert.equal(loggedOut.status, 303);
+    assert.equal(loggedOut.headers.location, '/');
     expectError(await browser.get('/v1/me'), 'session_not_found');
     const afterLogout = await browser.get('/dashboard').set('Host', 'localhost:3000');
     assert.equal(afterLogout.status, 303);
@@ -66,7 +67,7 @@ describe('example server', () => {
     const phone = request.agent(app);
     assert.equal((await laptop.post('/v1/auth/magic-link').send({ email: 'me@example.com' })).status, 202);
     const page = await phone.get('/').set('Host', 'localhost:3000');
-    assert.match(page.text, /Enter the code instead/);
+    assert.match(page.text, /Enter it instead/);
     const inbox = await laptop.get('/dev/inbox').set('Host', 'localhost:3000');
     assert.ok(inbox.text.includes(outbox[0]!.code), 'the inbox shows the code');
     const res = await phone.post('/v1/auth/exchange').send({ email: 'me@example.com', code: outbox[0]!.code });

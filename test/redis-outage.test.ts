@@ -113,6 +113,33 @@ describe('example server on Redis', function () {
     await demo.close();
   });
 
+  // Regression: a signed-in person reloading the dashboard during an outage got raw JSON (500).
+  it('during an outage a signed-in person gets a 503 page with "Try again", the API a 503 envelope; both recover', async () => {
+    const demo = createExampleApp(readSettings({ REDIS_URL: server.url }), { log: () => undefined });
+    await whenReady(demo.redis!);
+    const browser = request.agent(demo.app);
+    assert.equal((await browser.post('/v1/auth/magic-link').send({ email: 'me@example.com' })).status, 202);
+    const link = new URL(demo.outbox[0]!.url);
+    assert.equal((await submitConfirm(browser, await openConfirmPage(browser, link.searchParams.get('token')!))).status, 303);
+    await server.stop();
+    try {
+      const page = await browser.get('/dashboard').set('Host', 'localhost:3000').set('Accept', 'text/html');
+      assert.equal(page.status, 503);
+      assert.match(page.headers['content-type'] ?? '', /text\/html/);
+      assert.match(page.text, /Temporarily unavailable/);
+      assert.match(page.text, /still signed in/);
+      assert.match(page.text, />Try again</);
+      expectError(await browser.get('/v1/me'), 'service_unavailable', 'any');
+    } finally {
+      await server.resume();
+    }
+    await whenReady(demo.redis!, 15_000);
+    // The data went with the restart (no persistence in the test): the page is the sign-in page again.
+    const after = await browser.get('/dashboard').set('Host', 'localhost:3000').set('Accept', 'text/html');
+    assert.ok(after.status === 200 || after.status === 303, String(after.status));
+    await demo.close();
+  });
+
   it('runs the whole sign-in on Redis, sessions included', async () => {
     const demo = createExampleApp(readSettings({ REDIS_URL: server.url }), { log: () => undefined });
     await whenReady(demo.redis!);

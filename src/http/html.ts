@@ -12,10 +12,10 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const STYLE = `body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f6f7f9;color:#1d2330;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}
-main{background:#fff;border:1px solid #dde1e7;border-radius:12px;padding:32px;max-width:420px;width:calc(100% - 32px);box-shadow:0 1px 3px rgba(0,0,0,.06)}
+const STYLE = `*{box-sizing:border-box}body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f6f7f9;color:#1d2330;margin:0;padding:16px;display:flex;min-height:100vh;align-items:center;justify-content:center}
+main{background:#fff;border:1px solid #dde1e7;border-radius:12px;padding:clamp(20px,5vw,32px);max-width:420px;width:100%;box-shadow:0 1px 3px rgba(0,0,0,.06)}
 h1{font-size:1.35rem;margin:0 0 12px}p{margin:0 0 16px}.muted{color:#5b6475;font-size:.9rem}
-button,.button{display:inline-block;background:#2456e8;color:#fff;border:0;border-radius:8px;padding:12px 20px;font-size:1rem;cursor:pointer;text-decoration:none}
+button,.button{display:inline-block;min-height:48px;min-width:48px;background:#2456e8;color:#fff;border:0;border-radius:8px;padding:12px 20px;font-size:1rem;cursor:pointer;text-decoration:none}
 button:hover,.button:hover{background:#1c45bf}button:disabled{opacity:.7;cursor:wait}a{color:#2456e8}
 :focus-visible{outline:3px solid #1c45bf;outline-offset:2px}
 @media (prefers-color-scheme:dark){body{background:#12151b;color:#e6e9ef}main{background:#1b1f27;border-color:#2c323d}.muted{color:#a9b1c0}a{color:#8fb0ff}}`;

@@ -33,19 +33,36 @@ function parseLinkRequest(body: Record<string, unknown>, service: SignInService)
   return { email: (checked as { email: string }).email, redirect: redirect.value ?? null };
 }
 
+/** What a link request returns to the caller: the normalised address and the link's times. */
+export interface LinkSent {
+  readonly email: string;
+  readonly expiresAt: Date;
+  readonly sentAt: Date;
+  /** The link's lifetime in seconds. */
+  readonly expiresIn: number;
+}
+
+/**
+ * One link request from an app's own route: the same validation, budgets, store and mailer as the
+ * handler. Throws `MagicLinkError` (`validation_error`, `invalid_email`, a limit, …).
+ */
+export async function requestLinkFor(service: SignInService, req: Request, fields: Record<string, unknown>): Promise<LinkSent> {
+  const { email, redirect } = parseLinkRequest(fields, service);
+  const issued = await service.requestLink(clientOf(req), email, redirect, req);
+  return { email: issued.email, expiresAt: new Date(issued.expiresAt), sentAt: new Date(issued.sentAt), expiresIn: service.config.ttlSeconds };
+}
+
 export function createRequestLinkHandler(service: SignInService) {
   return async function requestLinkMiddleware(req: Request, res: Response): Promise<void> {
     try {
       assertSameSite(req, service.config.baseUrl.origin);
-      const body = await readJsonBody(req, res);
-      const { email, redirect } = parseLinkRequest(body, service);
-      const issued = await service.requestLink(clientOf(req), email, redirect, req);
+      const sent = await requestLinkFor(service, req, await readJsonBody(req, res));
       // The same answer whether or not an account exists: accounts are looked up only on redeem.
       sendSuccess(req, res, 202, {
-        email: issued.email,
-        expires_at: isoSeconds(issued.expiresAt),
-        expires_in: service.config.ttlSeconds,
-        sent_at: isoSeconds(issued.sentAt),
+        email: sent.email,
+        expires_at: isoSeconds(sent.expiresAt.getTime()),
+        expires_in: sent.expiresIn,
+        sent_at: isoSeconds(sent.sentAt.getTime()),
       });
     } catch (error) {
       sendError(req, res, reportFailure(service.config.onError, req, res, error), service.config.docsBaseUrl);
