@@ -307,6 +307,20 @@ describe('e2e: the demo in Chromium', function () {
     await check('dashboard');
   });
 
+  it('the sign-in mail (renderMagicLinkMail) passes axe, light and dark', async () => {
+    const { renderMagicLinkMail } = await import('../src/index.js');
+    const mail = renderMagicLinkMail(
+      { url: `${demo.url}/auth/magic-link/confirm?token=x`, code: '123456', expiresAt: new Date(Date.now() + 900_000) },
+      { appName: 'Acme' },
+    );
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const page = await (await context({ ...DESKTOP, colorScheme })).newPage();
+      await page.setContent(mail.html);
+      await expectAccessible(page, `the mail, ${colorScheme}`);
+      await screenshot(page, `mail-${colorScheme}`);
+    }
+  });
+
   it('dark scheme: the pages pass axe (contrast included)', async () => {
     const page = await (await context({ ...DESKTOP, colorScheme: 'dark' })).newPage();
     await page.goto(`${demo.url}/`);

@@ -14,6 +14,7 @@ const LAYERS = [
   ['config/', 3],
   ['sign-in/', 4],
   ['http/', 5],
+  ['mail/', 5],
   ['magic-link.ts', 6],
   ['strategy.ts', 6],
   ['index.ts', 7],

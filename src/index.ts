@@ -4,6 +4,7 @@ export type { LinkSent } from './http/request-link.js';
 export { MagicLinkStrategy, type MagicLinkStrategyOptions, type MagicLinkAuthInfo } from './strategy.js';
 export { errorHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { requestId } from './http/request-id.js';
+export { renderMagicLinkMail, type MagicLinkMail, type MagicLinkMailOptions, type MagicLinkMailWords } from './mail/render.js';
 export {
   MagicLinkError,
   errorCatalogue,

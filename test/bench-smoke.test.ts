@@ -23,6 +23,8 @@ describe('bench smoke test', function () {
         'memory verify',
         'redis request-link',
         'redis verify',
+        'redis-wait request-link',
+        'redis-wait verify',
         'peer request-link',
         'peer verify',
       ],

@@ -16,6 +16,7 @@ const EXPECTED_EXPORTS = [
   'errorCatalogue',
   'errorHandler',
   'isErrorCode',
+  'renderMagicLinkMail',
   'requestId',
 ];
 

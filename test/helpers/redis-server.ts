@@ -337,9 +337,10 @@ export class RedisSentinelGroup {
 
   /** Until the current master has a replica in sync again (with min-replicas-to-write it refuses writes before). */
   async waitForGoodReplica(ms = 90_000): Promise<void> {
-    const master = [this.master, this.replica].find((node) => node.port === this.masterPort())!;
+    // Asked afresh on every poll: right after the old node restarts, a sentinel can still name it.
+    const current = () => [this.master, this.replica].find((node) => node.port === this.masterPort());
     try {
-      await waitFor(() => /min_slaves_good_slaves:[1-9]/.test(master.cli('info', 'replication')), 'a replica in sync with the new master', ms);
+      await waitFor(() => /min_slaves_good_slaves:[1-9]/.test(current()?.cli('info', 'replication') ?? ''), 'a replica in sync with the new master', ms);
     } catch (error) {
       // What each node and a sentinel say, so that a failure in CI can be read.
       const state = [this.master, this.replica].map((node) => `${node.port}: ${node.cli('info', 'replication').replace(/\r?\n/g, ' ')}`);

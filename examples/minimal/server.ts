@@ -1,0 +1,53 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import express from 'express';
+import session from 'express-session';
+import passport from 'passport';
+import { MagicLink, MagicLinkStrategy, errorHandler, renderMagicLinkMail } from 'express-magic-link';
+
+declare global {
+  namespace Express {
+    interface User {
+      id: string;
+      email: string;
+    } // what req.user is in your app
+  }
+}
+const users = new Map<string, Express.User>(); // your database
+
+const port = Number(process.env.PORT ?? 3000);
+const baseUrl = process.env.BASE_URL ?? `http://localhost:${port}`;
+const magicLink = new MagicLink({
+  baseUrl, // links are built from this, never from the Host header
+  secret: process.env.MAGIC_LINK_SECRET, // required with Redis: `openssl rand -base64 32`
+  mailer: {
+    async send(message) {
+      const mail = renderMagicLinkMail(message, { appName: 'My app' }); // { subject, text, html }
+      console.log(`To: ${message.to}\nSubject: ${mail.subject}\n\n${mail.text}`); // hand it to your mail provider
+    },
+  },
+});
+
+// Runs when a link or code is redeemed: find the account, or create it (sign-up), or return false.
+passport.use(
+  new MagicLinkStrategy({ magicLink }, async (email) => {
+    const user = [...users.values()].find((u) => u.email === email) ?? { id: randomUUID(), email };
+    users.set(user.id, user);
+    return user;
+  }),
+);
+passport.serializeUser((user, done) => done(null, user.id));
+passport.deserializeUser((id: string, done) => done(null, users.get(id) ?? false));
+
+const app = express();
+const cookie = { httpOnly: true, sameSite: 'lax', secure: baseUrl.startsWith('https:') } as const; // Secure needs https
+app.use(session({ secret: process.env.SESSION_SECRET ?? randomBytes(32).toString('hex'), resave: false, saveUninitialized: false, cookie }));
+app.use(passport.session());
+
+app.post('/v1/auth/magic-link', magicLink.requestLinkHandler()); // {email, redirect?} → 202, mails a link
+app.post('/v1/auth/exchange', magicLink.exchangeHandler()); // {email, code} → 200 {user}, signed in
+app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler()); // the page the mail links to
+app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler()); // its Sign in button → 303, signed in
+app.get('/me', (req, res) => void res.json({ user: req.user ?? null }));
+app.use(errorHandler()); // last: every failure in the documented JSON envelope
+
+app.listen(port, () => console.log(`Listening on ${baseUrl}`));
