@@ -66,11 +66,11 @@ describe('mail recipes', () => {
     const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
     const sent: string[] = [];
     const sendMail = transport.sendMail.bind(transport);
-    transport.sendMail = (async (mail: SendMailOptions) => {
+    transport.sendMail = async (mail: SendMailOptions) => {
       const info = await sendMail(mail);
-      sent.push((info.message as Buffer).toString());
+      sent.push(Buffer.from(info.message as Buffer).toString('utf8'));
       return info;
-    }) as typeof transport.sendMail;
+    };
     const { app } = createTestApp({ now: Date.now, mailer: smtpMailer(transport, 'Acme <sign-in@acme.example>', 'Acme') });
     assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'ada@example.com' })).status, 202);
     assert.equal(sent.length, 1);
