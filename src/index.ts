@@ -31,6 +31,8 @@ export type {
   MagicLinkEventType,
   MagicLinkMessage,
   MagicLinkOptions,
+  LinkData,
+  SignInDetails,
   RedeemOptions,
   RedeemResult,
   SaveOptions,

@@ -9,7 +9,7 @@ import { createRequestLinkHandler, requestLinkFor, type LinkSent } from './http/
 import { createExchangeHandler, createVerifyHandler } from './http/verify.js';
 import { SignInService } from './sign-in/service.js';
 import type { TokenStore } from './stores/contract.js';
-import type { MagicLinkOptions } from './types.js';
+import type { LinkData, MagicLinkOptions } from './types.js';
 
 /** A request handler as the factories return it: named, so it shows up in stack traces and profiles. */
 export type MagicLinkHandler = (req: Request, res: Response) => Promise<void>;
@@ -71,11 +71,19 @@ export class MagicLink {
    * limits, store and mailer as `requestLinkHandler()`, keyed by this request's client IP. Resolves
    * with the normalised address and the link's times; rejects with a `MagicLinkError` (render it with
    * `errorHandler()` or your own page). The cross-site check is yours: mount `crossSiteGuard()` first.
+   *
+   * `ttlSeconds` gives this link its own lifetime (60 s up to `maxTtlSeconds`); `data` is sealed with
+   * the link and handed to the verify callback when the link is used (not when the code is).
    */
-  requestLink(req: Request, fields: { email: string; redirect?: string }): Promise<LinkSent> {
+  requestLink(req: Request, fields: { email: string; redirect?: string; ttlSeconds?: number; data?: LinkData }): Promise<LinkSent> {
     const service = serviceOf(this);
     if (!isRequestLike(req)) return Promise.reject(new TypeError('`magicLink.requestLink(req, { email })` needs the Express request first.'));
-    return requestLinkFor(service, req, { ...fields });
+    try {
+      const { ttlSeconds, data, ...rest } = fields;
+      return requestLinkFor(service, req, { ...rest }, { ttlSeconds: checkTtl(ttlSeconds, service.config.maxTtlSeconds), data: checkData(data) });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   /** `POST {token}` → 200 `{user}` and a signed-in session. Needs express-session and `passport.session()`. */
@@ -107,11 +115,38 @@ export class MagicLink {
     const { config } = factoryOf(this, args, 'crossSiteGuard');
     return function crossSiteGuardMiddleware(req: Request, _res: Response, next: NextFunction): void {
       try {
-        assertSameSite(req, config.baseUrl.origin);
+        assertSameSite(req, config.baseUrl.origin, config.trustedOrigins);
         next();
       } catch (error) {
         next(error);
       }
     };
   }
+}
+
+const MAX_DATA_BYTES = 1024;
+
+/** A per-request lifetime: a whole number of seconds from 60 up to `maxTtlSeconds`. */
+function checkTtl(value: unknown, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 60 || value > max) {
+    throw new TypeError(`\`magicLink.requestLink\` option \`ttlSeconds\` must be a whole number from 60 to ${max} (\`maxTtlSeconds\`); got ${String(value)}.`);
+  }
+  return value;
+}
+
+/** App data for one link: a flat object of strings, numbers, booleans and nulls, at most 1 KiB as JSON. */
+function checkData(value: unknown): LinkData | undefined {
+  if (value === undefined) return undefined;
+  const flat =
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)));
+  if (!flat || Buffer.byteLength(JSON.stringify(value)) > MAX_DATA_BYTES) {
+    throw new TypeError(
+      `\`magicLink.requestLink\` option \`data\` must be a flat object of strings, numbers, booleans and nulls, at most ${MAX_DATA_BYTES} bytes as JSON.`,
+    );
+  }
+  return value as LinkData;
 }

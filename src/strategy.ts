@@ -84,7 +84,7 @@ export class MagicLinkStrategy extends Strategy {
       const service = serviceOf(this.magicLink);
       const credential = readCredential(await readAnyBody(req), handler?.accepts ?? 'either');
       if (credential instanceof MagicLinkError) return { kind: 'fail', error: credential };
-      return await service.signIn(clientOf(req), credential, (email) => this.verify(email, req), handler?.browserSecrets);
+      return await service.signIn(clientOf(req), credential, (email, details) => this.verify(email, req, details), handler?.browserSecrets);
     } catch (error) {
       const failure = toMagicLinkError(error);
       return failure.status >= 500 ? { kind: 'error', error: error instanceof Error ? error : failure } : { kind: 'fail', error: failure };

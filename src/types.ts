@@ -156,6 +156,24 @@ export interface MagicLinkOptions {
   ipv6WideSubnetBits?: number;
   /** Same-origin path the confirm form redirects to when the link carried no `redirect`. Default `/`. */
   successRedirect?: string;
+  /**
+   * The longest lifetime one link may be given (`magicLink.requestLink(req, { ttlSeconds })`, for an
+   * invite that lasts a week). Default: `ttlSeconds`. At most 30 days.
+   */
+  maxTtlSeconds?: number;
+  /**
+   * Origins besides `baseUrl`'s that may call the JSON endpoints and `crossSiteGuard()` routes: a
+   * single-page app on another origin (`http://localhost:5173`, `https://app.example.com` calling
+   * `api.example.com`). Exact origins only (scheme, host, port). Default: none. The confirm form
+   * stays same-origin: its page is served by this app.
+   */
+  trustedOrigins?: readonly string[];
+  /**
+   * `redirect` targets beyond same-origin paths: whole origins (`"https://www.example.com"`) and app
+   * schemes for mobile deep links (`"myapp:"`). Default: none (same-origin paths only).
+   * `javascript:`, `data:` and the like are refused.
+   */
+  allowedRedirects?: readonly string[];
   /** Path of the app's sign-in page, linked from the confirm page when a link is spent. Default `/`. */
   signInPath?: string;
   /** Receives every failure answered as a 5xx, with its request id, for logging; never shown to callers. Default: `console.error`. */
@@ -171,4 +189,22 @@ export interface MagicLinkOptions {
 }
 
 /** The app's lookup: the user for a redeemed link's email, or false when there is none. */
-export type VerifyCallback = (email: string, request: Request) => Promise<Express.User | false | null | undefined>;
+/**
+ * App data sealed with one link (`magicLink.requestLink(req, { email, data })`): a sign-up name, an
+ * invite's team. Flat JSON values, at most 1 KiB; encrypted under the token, so the store never
+ * holds it readable.
+ */
+export type LinkData = Readonly<Record<string, string | number | boolean | null>>;
+
+/** How this sign-in came in, for the verify callback. */
+export interface SignInDetails {
+  /** `link`: a token (verify or the confirm page); `code`: the mail's code typed on another device. */
+  readonly via: 'link' | 'code';
+  /**
+   * The data sealed with the link, when it had any. Absent on a code sign-in: a 6-digit code is far
+   * too short a key to seal anything with, so the data travels with the link only.
+   */
+  readonly data: LinkData | undefined;
+}
+
+export type VerifyCallback = (email: string, request: Request, details: SignInDetails) => Promise<Express.User | false | null | undefined>;

@@ -90,3 +90,53 @@ export function assertKeyPrefix(value: unknown, where: string): void {
     );
   }
 }
+
+/** A list of origins (`https://app.example.com`, `http://localhost:5173`): scheme, host and port only. */
+export function originList(value: unknown, where: string, name: string): ReadonlySet<string> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value)) {
+    throw new TypeError(`\`${where}\` option \`${name}\` must be an array of origins such as ["https://app.example.com"]; got ${describe(value)}.`);
+  }
+  return new Set(
+    value.map((entry: unknown) => {
+      const text = typeof entry === 'string' ? entry.replace(/\/$/, '') : '';
+      const origin = URL.canParse(text) ? new URL(text) : undefined;
+      if (!origin || (origin.protocol !== 'http:' && origin.protocol !== 'https:') || origin.origin !== text) {
+        throw new TypeError(
+          `\`${where}\` option \`${name}\` takes origins only (scheme, host and port, no path), such as "https://app.example.com"; got ${describe(entry)}.`,
+        );
+      }
+      return origin.origin;
+    }),
+  );
+}
+
+/** Schemes that run code or read local data in a browser: never a redirect target. */
+const DANGEROUS_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'filesystem:']);
+
+/** What `allowedRedirects` allows: whole origins (`https://www.example.com`) and app schemes (`myapp:`). */
+export interface RedirectAllowList {
+  readonly origins: ReadonlySet<string>;
+  readonly schemes: ReadonlySet<string>;
+}
+
+/** `allowedRedirects`: origins (`https://www.example.com`) and app schemes (`myapp:`). */
+export function redirectAllowList(value: unknown, where: string): RedirectAllowList {
+  const origins = new Set<string>();
+  const schemes = new Set<string>();
+  if (value === undefined) return { origins, schemes };
+  if (!Array.isArray(value)) {
+    throw new TypeError(`\`${where}\` option \`allowedRedirects\` must be an array such as ["https://www.example.com", "myapp:"]; got ${describe(value)}.`);
+  }
+  for (const entry of value as unknown[]) {
+    const scheme = typeof entry === 'string' ? /^([a-z][a-z0-9+.-]*:)(?:\/\/)?$/i.exec(entry)?.[1]?.toLowerCase() : undefined;
+    if (scheme !== undefined && scheme !== 'http:' && scheme !== 'https:') {
+      if (DANGEROUS_SCHEMES.has(scheme))
+        throw new TypeError(`\`${where}\` option \`allowedRedirects\` must not allow ${scheme} URLs: they run code in the browser.`);
+      schemes.add(scheme);
+      continue;
+    }
+    for (const origin of originList([entry], where, 'allowedRedirects')) origins.add(origin);
+  }
+  return { origins, schemes };
+}

@@ -2,6 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import passportModule, { type Authenticator } from 'passport';
 import {
+  originList,
+  redirectAllowList,
+  type RedirectAllowList,
   assertKeyPrefix,
   assertKnownKeys,
   assertOptionalFunction,
@@ -48,6 +51,8 @@ export interface MagicLinkConfig {
   readonly secrets: readonly string[];
   readonly keyPrefix: string;
   readonly ttlSeconds: number;
+  /** The longest per-request lifetime; the address state outlives links this long. */
+  readonly maxTtlSeconds: number;
   readonly retentionSeconds: number;
   readonly limits: LimitsConfig;
   readonly codeAttempts: number;
@@ -60,6 +65,10 @@ export interface MagicLinkConfig {
   readonly ipv6SubnetBits: number;
   readonly ipv6WideSubnetBits: number;
   readonly successRedirect: string;
+  /** Origins besides `baseUrl`'s whose requests pass the cross-site check. */
+  readonly trustedOrigins: ReadonlySet<string>;
+  /** `redirect` targets beyond same-origin paths. */
+  readonly allowedRedirects: RedirectAllowList;
   readonly signInPath: string;
   readonly onError: (error: unknown, requestId: string) => void;
   readonly appName: string;
@@ -78,6 +87,7 @@ const KNOWN_KEYS = [
   'redis',
   'keyPrefix',
   'ttlSeconds',
+  'maxTtlSeconds',
   'retentionSeconds',
   'limits',
   'codeAttempts',
@@ -91,6 +101,8 @@ const KNOWN_KEYS = [
   'ipv6WideSubnetBits',
   'waitForReplicas',
   'successRedirect',
+  'trustedOrigins',
+  'allowedRedirects',
   'signInPath',
   'appName',
   'onError',
@@ -218,6 +230,10 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   assertKeyPrefix(given.keyPrefix, WHERE);
   assertWholeNumber(given.ttlSeconds, WHERE, 'ttlSeconds', 1, 86_400);
   assertWholeNumber(given.retentionSeconds, WHERE, 'retentionSeconds', 0, 30 * 86_400);
+  assertWholeNumber(given.maxTtlSeconds, WHERE, 'maxTtlSeconds', 1, 30 * 86_400);
+  if (given.maxTtlSeconds !== undefined && given.maxTtlSeconds < (given.ttlSeconds ?? 900)) {
+    throw new TypeError(`\`${WHERE}\` option \`maxTtlSeconds\` (${given.maxTtlSeconds}) must not be shorter than \`ttlSeconds\` (${given.ttlSeconds ?? 900}).`);
+  }
   assertWholeNumber(given.mailTimeoutMs, WHERE, 'mailTimeoutMs', 1, 120_000);
   assertWholeNumber(given.codeAttempts, WHERE, 'codeAttempts', 1, 100);
   for (const key of ['revokeEarlierLinks', 'burnOtherLinksOnSignIn'] as const) {
@@ -280,6 +296,7 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     limitsInStore: redis !== undefined && given.store === undefined && !isCluster(redis),
     keyPrefix,
     ttlSeconds: given.ttlSeconds ?? 900,
+    maxTtlSeconds: given.maxTtlSeconds ?? given.ttlSeconds ?? 900,
     retentionSeconds: given.retentionSeconds ?? 86_400,
     limits: normalizeLimits(given.limits),
     codeAttempts: given.codeAttempts ?? 5,
@@ -292,6 +309,8 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     ipv6SubnetBits: given.ipv6SubnetBits ?? 64,
     ipv6WideSubnetBits: given.ipv6WideSubnetBits ?? 48,
     successRedirect: given.successRedirect ?? '/',
+    trustedOrigins: originList(given.trustedOrigins, WHERE, 'trustedOrigins'),
+    allowedRedirects: redirectAllowList(given.allowedRedirects, WHERE),
     signInPath: given.signInPath ?? '/',
     onError: given.onError ?? logToConsole,
     appName: given.appName ?? baseUrl.host,

@@ -155,7 +155,7 @@ function setConfirmCookie(service: SignInService, req: Request, res: Response, n
   const { config } = service;
   const secure = config.baseUrl.protocol === 'https:' ? '; Secure' : '';
   const path = req.baseUrl + req.path;
-  const maxAge = config.ttlSeconds + 300;
+  const maxAge = config.maxTtlSeconds + 300;
   res.append('Set-Cookie', `${cookiePrefix(service)}${name}=${secret}; Path=${path}; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure}`);
 }
 

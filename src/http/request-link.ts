@@ -3,8 +3,8 @@ import type { Request, Response } from 'express';
 import { isoSeconds, type ValidationIssue } from '../errors.js';
 import { normalizeEmail } from '../sign-in/email.js';
 import { checkRedirect } from '../sign-in/redirect.js';
-import type { SignInService } from '../sign-in/service.js';
-import { invalidEmail, MAX_EMAIL_FIELD, readJsonBody, readStringField, validationError } from './body.js';
+import type { LinkExtras, SignInService } from '../sign-in/service.js';
+import { invalidEmail, MAX_EMAIL_FIELD, readFormBody, readJsonBody, readStringField, validationError } from './body.js';
 import { clientOf } from './client.js';
 import { assertSameSite } from './cross-site.js';
 import { reportFailure, sendError, sendSuccess } from './respond.js';
@@ -24,7 +24,7 @@ function parseLinkRequest(body: Record<string, unknown>, service: SignInService)
   // One entry per failing field: a bad email and a bad redirect are both reported.
   const checked = email.value === undefined ? undefined : normalizeEmail(email.value);
   if (redirect.value !== undefined) {
-    const verdict = checkRedirect(redirect.value, service.config.baseUrl);
+    const verdict = checkRedirect(redirect.value, service.config.baseUrl, service.config.allowedRedirects);
     if (!verdict.ok) issues.push({ loc: ['body', 'redirect'], msg: verdict.msg, type: verdict.type, input: redirect.value });
   }
   if (checked && !checked.ok && (issues.length > 0 || checked.reason === 'too_long')) issues.unshift(...invalidEmail(checked.reason).details);
@@ -46,17 +46,33 @@ export interface LinkSent {
  * One link request from an app's own route: the same validation, budgets, store and mailer as the
  * handler. Throws `MagicLinkError` (`validation_error`, `invalid_email`, a limit, …).
  */
-export async function requestLinkFor(service: SignInService, req: Request, fields: Record<string, unknown>): Promise<LinkSent> {
+export async function requestLinkFor(service: SignInService, req: Request, fields: Record<string, unknown>, extras?: LinkExtras): Promise<LinkSent> {
   const { email, redirect } = parseLinkRequest(fields, service);
-  const issued = await service.requestLink(clientOf(req), email, redirect, req);
-  return { email: issued.email, expiresAt: new Date(issued.expiresAt), sentAt: new Date(issued.sentAt), expiresIn: service.config.ttlSeconds };
+  const issued = await service.requestLink(clientOf(req), email, redirect, req, extras);
+  return { email: issued.email, expiresAt: new Date(issued.expiresAt), sentAt: new Date(issued.sentAt), expiresIn: issued.ttlSeconds };
+}
+
+/** A plain HTML form (`<form method="post">`, urlencoded) is answered with a page to go to, not JSON. */
+function isHtmlForm(req: Request): boolean {
+  return req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
+}
+
+/** Back to the app's sign-in page with the outcome in the query: never the address, which is personal. */
+function formOutcome(service: SignInService, outcome: Record<string, string>): string {
+  return `${service.config.signInPath}?${new URLSearchParams(outcome).toString()}`;
 }
 
 export function createRequestLinkHandler(service: SignInService) {
   return async function requestLinkMiddleware(req: Request, res: Response): Promise<void> {
+    const form = isHtmlForm(req);
     try {
-      assertSameSite(req, service.config.baseUrl.origin);
-      const sent = await requestLinkFor(service, req, await readJsonBody(req, res));
+      assertSameSite(req, service.config.baseUrl.origin, service.config.trustedOrigins);
+      const sent = await requestLinkFor(service, req, form ? await readFormBody(req, res) : await readJsonBody(req, res));
+      if (form) {
+        res.setHeader('Cache-Control', 'no-store');
+        res.redirect(303, formOutcome(service, { magic_link: 'sent' }));
+        return;
+      }
       // The same answer whether or not an account exists: accounts are looked up only on redeem.
       sendSuccess(req, res, 202, {
         email: sent.email,
@@ -65,7 +81,17 @@ export function createRequestLinkHandler(service: SignInService) {
         sent_at: isoSeconds(sent.sentAt.getTime()),
       });
     } catch (error) {
-      sendError(req, res, reportFailure(service.config.onError, req, res, error), service.config.docsBaseUrl);
+      const failure = reportFailure(service.config.onError, req, res, error);
+      if (form && !res.headersSent) {
+        if (failure.retryAfter !== null) res.setHeader('Retry-After', String(failure.retryAfter));
+        res.setHeader('Cache-Control', 'no-store');
+        res.redirect(
+          303,
+          formOutcome(service, { magic_link_error: failure.code, ...(failure.retryAfter !== null ? { retry_after: String(failure.retryAfter) } : {}) }),
+        );
+        return;
+      }
+      sendError(req, res, failure, service.config.docsBaseUrl);
     }
   };
 }

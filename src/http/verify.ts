@@ -10,7 +10,7 @@ import { reportFailure, sendError, sendSuccess } from './respond.js';
 async function signInJson(service: SignInService, req: Request, res: Response, accepts: 'token' | 'code', name: string): Promise<void> {
   const { config } = service;
   try {
-    assertSameSite(req, config.baseUrl.origin);
+    assertSameSite(req, config.baseUrl.origin, config.trustedOrigins);
     // Before anything is redeemed: a link spent without a session to sign into is a link lost.
     if (!hasSession(req)) throw missingSession(`magicLink.${name}()`);
     await readJsonBody(req, res);

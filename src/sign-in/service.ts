@@ -5,6 +5,7 @@ import type { Request } from 'express';
 import type { MagicLinkConfig } from '../config/options.js';
 import { MagicLinkError, type ErrorCode } from '../errors.js';
 import type { ExchangeResult, RedeemOptions, RedeemResult, TokenKey, TokenRecord } from '../stores/contract.js';
+import type { LinkData, SignInDetails } from '../types.js';
 import { clientIpKeys } from './client-ip.js';
 import { withDeadline } from './deadline.js';
 import { mailboxOf } from './email.js';
@@ -39,12 +40,13 @@ export type SignInResult =
   | { readonly kind: 'error'; readonly error: Error };
 
 /** Finds the app's user for a redeemed email: the strategy's verify callback, bound to its request. */
-export type UserLookup = (email: string) => Promise<Express.User | false | null | undefined>;
+export type UserLookup = (email: string, details: SignInDetails) => Promise<Express.User | false | null | undefined>;
 
 export interface IssuedLink {
   readonly email: string;
   readonly expiresAt: number;
   readonly sentAt: number;
+  readonly ttlSeconds: number;
 }
 
 /** What a token opens to: the canonical email, its digest and the stored redirect. */
@@ -52,6 +54,14 @@ export interface LinkContent {
   readonly email: string;
   readonly emailDigest: string;
   readonly redirect: string | null;
+  /** The app's data sealed with the link (`magicLink.requestLink(req, { data })`); a code cannot open it. */
+  readonly data?: LinkData | undefined;
+}
+
+/** What one link request may carry beyond the address: its own lifetime, and app data. */
+export interface LinkExtras {
+  readonly ttlSeconds?: number | undefined;
+  readonly data?: LinkData | undefined;
 }
 
 export type LinkState =
@@ -105,7 +115,7 @@ export class SignInService {
    * and mails them. A mail failure deletes both; the email's points come back only when the mailer
    * surely did not send (it rejected; a timeout may still deliver).
    */
-  async requestLink(client: Client, email: string, redirect: string | null, request: Request): Promise<IssuedLink> {
+  async requestLink(client: Client, email: string, redirect: string | null, request: Request, extras: LinkExtras = {}): Promise<IssuedLink> {
     const { config } = this;
     const digest = this.#keyring.emailDigest(email);
     const counters = this.#limits.linkRequest(this.clientKeys(client), this.#keyring.mailboxDigest(mailboxOf(email)));
@@ -113,10 +123,12 @@ export class SignInService {
     await this.#guard(client, digest, 'redeem_rejected', () => this.#limits.take(counters));
 
     const issuedAt = config.now();
-    const expiresAt = issuedAt + config.ttlSeconds * 1000;
+    const ttlSeconds = extras.ttlSeconds ?? config.ttlSeconds;
+    const expiresAt = issuedAt + ttlSeconds * 1000;
+    const data = extras.data === undefined ? undefined : JSON.stringify(extras.data);
     let saved: { token: string; code: string; key: TokenKey };
     try {
-      saved = await this.#store(() => this.#saveLink(email, digest, redirect, issuedAt, expiresAt));
+      saved = await this.#store(() => this.#saveLink(email, digest, { redirect, data }, issuedAt, expiresAt));
     } catch (error) {
       await this.#limits.give(counters);
       throw error;
@@ -139,7 +151,7 @@ export class SignInService {
       throw new MagicLinkError('email_delivery_failed', { cause: error });
     }
     this.emit(client, { type: 'link_sent' }, digest);
-    return { email, expiresAt, sentAt: config.now() };
+    return { email, expiresAt, sentAt: config.now(), ttlSeconds };
   }
 
   /**
@@ -188,7 +200,7 @@ export class SignInService {
     const { content, replayed } = redeemed;
     let user: Express.User | false | null | undefined;
     try {
-      user = await lookup(content.email);
+      user = await lookup(content.email, { via: byCode ? 'code' : 'link', data: content.data });
     } catch (error) {
       return { kind: 'error', error: error instanceof Error ? error : new Error(String(error)) };
     }
@@ -214,7 +226,7 @@ export class SignInService {
     const options: RedeemOptions = {
       now: config.now(),
       burnOthers: config.burnOtherLinksOnSignIn,
-      linkTtlMs: config.ttlSeconds * 1000,
+      linkTtlMs: config.maxTtlSeconds * 1000,
       ...(browserSecrets?.length
         ? { bindings: browserSecrets.map((secret) => this.#keyring.browserDigest('binding', secret)), replayWindowMs: REPLAY_WINDOW_MS }
         : {}),
@@ -260,7 +272,7 @@ export class SignInService {
   /** While secrets rotate, a code may belong to a link issued under a former secret: try each in turn. */
   async #exchangeUnderEachSecret(email: string, code: string): Promise<ExchangeResult> {
     const { config } = this;
-    const options = { now: config.now(), burnOthers: config.burnOtherLinksOnSignIn, linkTtlMs: config.ttlSeconds * 1000, maxFailures: config.codeAttempts };
+    const options = { now: config.now(), burnOthers: config.burnOtherLinksOnSignIn, linkTtlMs: config.maxTtlSeconds * 1000, maxFailures: config.codeAttempts };
     let result: ExchangeResult = { status: 'not_found', wrong: true };
     for (let index = 0; index < this.#keyring.size; index++) {
       const digest = this.#keyring.emailDigest(email, index);
@@ -307,7 +319,7 @@ export class SignInService {
   async #saveLink(
     email: string,
     digest: string,
-    redirect: string | null,
+    sealed: { redirect: string | null; data: string | undefined },
     now: number,
     expiresAt: number,
   ): Promise<{ token: string; code: string; key: TokenKey }> {
@@ -318,7 +330,7 @@ export class SignInService {
       const token = newToken(tag, this.#keyring.codeDigest(digest, code));
       const key = this.#keyring.tokenKey(token);
       const record: TokenRecord = {
-        sealed: seal(token, { email, redirect }),
+        sealed: seal(token, { email, ...sealed }),
         emailKey: emailKeyOf(digest),
         expiresAt,
         retainUntil: expiresAt + config.retentionSeconds * 1000,
@@ -349,5 +361,16 @@ function refused(code: ErrorCode): Refusal {
 
 function openRecord(digestOf: (email: string) => string, token: string, record: TokenRecord): LinkContent | null {
   const content = unseal(token, record.sealed);
-  return content && { email: content.email, emailDigest: digestOf(content.email), redirect: content.redirect };
+  return content && { email: content.email, emailDigest: digestOf(content.email), redirect: content.redirect, data: parseData(content.data) };
+}
+
+/** Sealed data is ours (written by `requestLink`), so it parses; anything else reads as none. */
+function parseData(json: string | undefined): LinkData | undefined {
+  if (json === undefined) return undefined;
+  try {
+    const data: unknown = JSON.parse(json);
+    return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as LinkData) : undefined;
+  } catch {
+    return undefined;
+  }
 }

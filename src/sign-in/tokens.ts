@@ -121,6 +121,8 @@ export function isWellFormedCode(value: string): boolean {
 export interface SealedContent {
   email: string;
   redirect: string | null;
+  /** The app's data for this link, as JSON (no raw newline: JSON escapes them). */
+  data?: string | undefined;
 }
 
 function sealKey(token: string): Buffer {
@@ -144,8 +146,9 @@ function padded(text: string): Buffer {
 /** AES-256-GCM under a key derived from the token: a store dump shows no address or redirect. */
 export function seal(token: string, content: SealedContent): string {
   const cipher = createCipheriv('aes-256-gcm', sealKey(token), NONCE, { authTagLength: TAG_BYTES });
-  // Neither part can hold a newline: emails and redirects with control characters are refused.
-  const body = Buffer.concat([cipher.update(padded(`${content.email}\n${content.redirect ?? ''}`)), cipher.final()]);
+  // No part can hold a newline: emails and redirects with control characters are refused, JSON escapes them.
+  const text = `${content.email}\n${content.redirect ?? ''}${content.data === undefined ? '' : `\n${content.data}`}`;
+  const body = Buffer.concat([cipher.update(padded(text)), cipher.final()]);
   return Buffer.concat([body, cipher.getAuthTag()]).toString('base64url');
 }
 
@@ -161,8 +164,9 @@ export function unseal(token: string, sealed: string): SealedContent | null {
     const text = (end === -1 ? plain : plain.subarray(0, end)).toString('utf8');
     const newline = text.indexOf('\n');
     if (newline <= 0) return null;
-    const redirect = text.slice(newline + 1);
-    return { email: text.slice(0, newline), redirect: redirect === '' ? null : redirect };
+    // email \n redirect [\n data]: records sealed before data existed have no second newline.
+    const [redirect = '', data] = text.slice(newline + 1).split('\n', 2);
+    return { email: text.slice(0, newline), redirect: redirect === '' ? null : redirect, ...(data === undefined ? {} : { data }) };
   } catch {
     return null;
   }

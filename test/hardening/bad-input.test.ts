@@ -41,6 +41,8 @@ const WRONG_TYPES: Array<[string, unknown]> = [
 for (const endpoint of ENDPOINTS) {
   describe(`bad input on POST ${endpoint.path}`, () => {
     for (const [name, type, body, code] of BAD_BODIES) {
+      // A link request may come from a plain HTML form: answered with a redirect (first-hour.test.ts).
+      if (endpoint.path === '/v1/auth/magic-link' && name === 'a form body') continue;
       it(`${name} → ${code}, no mail, no store call`, async () => {
         const store = createSpyStore();
         const { app, outbox } = createTestApp({ store });
