@@ -2,6 +2,7 @@
 // handler factories.
 import type { NextFunction, Request, Response } from 'express';
 import { normalizeOptions } from './config/options.js';
+import { describe } from './config/checks.js';
 import { createConfirmFormHandler, createConfirmPageHandler } from './http/confirm-page.js';
 import { assertSameSite } from './http/cross-site.js';
 import { isRequestLike } from './http/error-handler.js';
@@ -82,7 +83,7 @@ export class MagicLink {
       const { ttlSeconds, data, ...rest } = fields;
       return requestLinkFor(service, req, { ...rest }, { ttlSeconds: checkTtl(ttlSeconds, service.config.maxTtlSeconds), data: checkData(data) });
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 
@@ -130,7 +131,9 @@ const MAX_DATA_BYTES = 1024;
 function checkTtl(value: unknown, max: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 60 || value > max) {
-    throw new TypeError(`\`magicLink.requestLink\` option \`ttlSeconds\` must be a whole number from 60 to ${max} (\`maxTtlSeconds\`); got ${String(value)}.`);
+    throw new TypeError(
+      `\`magicLink.requestLink\` option \`ttlSeconds\` must be a whole number from 60 to ${max} (\`maxTtlSeconds\`); got ${describe(value)}.`,
+    );
   }
   return value;
 }
