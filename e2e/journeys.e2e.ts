@@ -23,6 +23,14 @@ async function settledPage(page: Page, ms = 15_000): Promise<string> {
   return last || page.url();
 }
 
+/** The sign-in form as a person uses it: the address typed, the button pressed, "Check your email". */
+async function askForLink(page: Page, demo: Demo, email: string): Promise<void> {
+  await page.goto(`${demo.url}/`);
+  await page.getByLabel('Email address', { exact: true }).fill(email);
+  await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+}
+
 async function expectAccessible(page: Page, state: string): Promise<void> {
   assert.deepEqual(await axeViolations(page), [], `axe (WCAG 2.1 A/AA) on ${state}`);
 }
@@ -115,10 +123,7 @@ describe('e2e: the demo in Chromium', function () {
       for (let run = 0; run < 10; run++) {
         const ctx = await context({ ...DESKTOP, javaScriptEnabled: javaScript });
         const page = await ctx.newPage();
-        await page.goto(`${demo.url}/`);
-        await page.getByLabel('Email address', { exact: true }).fill(`run${run}@example.com`);
-        await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
-        await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+        await askForLink(page, demo, `run${run}@example.com`);
         const { url } = await lastMail(demo);
         await page.goto(url);
         // A slow connection: every request and response takes 300 ms.
@@ -145,10 +150,7 @@ describe('e2e: the demo in Chromium', function () {
   it('a confirm page left open in a second tab, pressed after the first tab signed in, ends signed in; a pasted trailing "." is forgiven', async () => {
     const ctx = await context();
     const first = await ctx.newPage();
-    await first.goto(`${demo.url}/`);
-    await first.getByLabel('Email address', { exact: true }).fill('ada@example.com');
-    await first.getByRole('button', { name: 'Email me a sign-in link' }).click();
-    await first.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await askForLink(first, demo, 'ada@example.com');
     const { url } = await lastMail(demo);
     const second = await ctx.newPage();
     await second.goto(`${url}.`); // copied with the sentence's full stop
@@ -163,10 +165,7 @@ describe('e2e: the demo in Chromium', function () {
   it('used, expired and unknown links each say so, with a way on, and pass axe', async () => {
     const ctx = await context();
     const page = await ctx.newPage();
-    await page.goto(`${demo.url}/`);
-    await page.getByLabel('Email address', { exact: true }).fill('ada@example.com');
-    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
-    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await askForLink(page, demo, 'ada@example.com');
     const { url } = await lastMail(demo);
     await page.goto(url);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -205,10 +204,7 @@ describe('e2e: the demo in Chromium', function () {
     await demo.stop();
     demo = await startDemo({ MAGIC_LINK_IP_LIMIT: '2' });
     const page = await (await context()).newPage();
-    await page.goto(`${demo.url}/`);
-    await page.getByLabel('Email address', { exact: true }).fill('ada@exmaple.com');
-    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
-    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await askForLink(page, demo, 'ada@exmaple.com');
     // The typo: change it, and the corrected address gets its link without waiting for the resend lock.
     await page.getByRole('button', { name: 'Wrong address? Change it' }).click();
     const email = page.getByLabel('Email address', { exact: true });
@@ -261,10 +257,7 @@ describe('e2e: the demo in Chromium', function () {
     const page = await ctx.newPage();
     const urls: string[] = [];
     page.on('request', (request) => urls.push(request.url()));
-    await page.goto(`${demo.url}/`);
-    await page.getByLabel('Email address', { exact: true }).fill('ada@example.com');
-    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
-    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await askForLink(page, demo, 'ada@example.com');
     await screenshot(page, 'nojs-check-your-email');
     const { code } = await lastMail(demo);
     await page.locator('#code').fill(code);

@@ -113,14 +113,20 @@ describe('example server on Redis', function () {
     await demo.close();
   });
 
-  // Regression: a signed-in person reloading the dashboard during an outage got raw JSON (500).
-  it('during an outage a signed-in person gets a 503 page with "Try again", the API a 503 envelope; both recover', async () => {
+  /** The demo on this Redis, with a browser signed in through the confirm page. */
+  async function signedInDemo() {
     const demo = createExampleApp(readSettings({ REDIS_URL: server.url }), { log: () => undefined });
     await whenReady(demo.redis!);
     const browser = request.agent(demo.app);
     assert.equal((await browser.post('/v1/auth/magic-link').send({ email: 'me@example.com' })).status, 202);
     const link = new URL(demo.outbox[0]!.url);
     assert.equal((await submitConfirm(browser, await openConfirmPage(browser, link.searchParams.get('token')!))).status, 303);
+    return { demo, browser };
+  }
+
+  // Regression: a signed-in person reloading the dashboard during an outage got raw JSON (500).
+  it('during an outage a signed-in person gets a 503 page with "Try again", the API a 503 envelope; both recover', async () => {
+    const { demo, browser } = await signedInDemo();
     await server.stop();
     try {
       const page = await browser.get('/dashboard').set('Host', 'localhost:3000').set('Accept', 'text/html');
@@ -141,12 +147,7 @@ describe('example server on Redis', function () {
   });
 
   it('runs the whole sign-in on Redis, sessions included', async () => {
-    const demo = createExampleApp(readSettings({ REDIS_URL: server.url }), { log: () => undefined });
-    await whenReady(demo.redis!);
-    const browser = request.agent(demo.app);
-    assert.equal((await browser.post('/v1/auth/magic-link').send({ email: 'me@example.com' })).status, 202);
-    const link = new URL(demo.outbox[0]!.url);
-    assert.equal((await submitConfirm(browser, await openConfirmPage(browser, link.searchParams.get('token')!))).status, 303);
+    const { demo, browser } = await signedInDemo();
     assert.equal((await browser.get('/v1/me')).body.data.user.email, 'me@example.com');
     const sessions = server.cli('--scan', '--pattern', 'demo:sess:*').trim().split('\n').filter(Boolean);
     assert.ok(sessions.length > 0, 'the session lives in Redis');

@@ -296,7 +296,9 @@ export class RedisSentinelGroup {
   static async start(name = 'ml'): Promise<RedisSentinelGroup> {
     // Every node refuses writes as master without a replica in sync: the recipe's setting, in each
     // node's own configuration (Sentinel does not carry it over on a failover).
-    const recipe = ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '2'];
+    // And AOF, as the recipe says: a killed master that restarts empty could otherwise be the node
+    // everyone resyncs from (a restart without persistence wipes the data set; seen once in CI).
+    const recipe = ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '2', '--appendonly', 'yes', '--appendfsync', 'everysec'];
     const master = await RedisServer.start(recipe);
     const replica = await RedisServer.start([...recipe, '--replicaof', '127.0.0.1', String(master.port)]);
     await waitFor(() => /master_link_status:up/.test(replica.cli('info', 'replication')), 'replica in sync');
