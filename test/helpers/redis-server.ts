@@ -297,7 +297,7 @@ export class RedisSentinelGroup {
     // Every node refuses writes as master without a replica in sync: the recipe's setting, in each
     // node's own configuration (Sentinel does not carry it over on a failover).
     // And AOF, as the recipe says: a killed master that restarts empty could otherwise be the node
-    // everyone resyncs from (a restart without persistence wipes the data set; seen once in CI).
+    // everyone resyncs from (a restart without persistence can wipe the data set; seen once locally).
     const recipe = ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '2', '--appendonly', 'yes', '--appendfsync', 'everysec'];
     const master = await RedisServer.start(recipe);
     const replica = await RedisServer.start([...recipe, '--replicaof', '127.0.0.1', String(master.port)]);
