@@ -57,7 +57,8 @@ describe('abuse at the edges', () => {
       await link(app, 'alice@example.com', '192.0.2.1');
       const real = tokenOf();
       const statuses: number[] = [];
-      for (const c of 'ABCDEFGHIJ')
+      // Ten wrong last characters: never the real one (which would be the live link, 200).
+      for (const c of [...'ABCDEFGHIJK'].filter((c) => c !== real.at(-1)).slice(0, 10))
         statuses.push(
           (
             await request(app)
