@@ -300,6 +300,26 @@ describe('e2e: the demo in Chromium', function () {
     await check('dashboard');
   });
 
+  it('at 400 % zoom (320 × 256 CSS px, WCAG 1.4.10 reflow) nothing scrolls sideways, and 200 % keeps the layout', async () => {
+    for (const viewport of [
+      { width: 320, height: 256 },
+      { width: 640, height: 400 },
+    ]) {
+      const page = await (await context({ viewport })).newPage();
+      const sideways = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      await page.goto(`${demo.url}/`);
+      assert.ok((await sideways()) <= 0, `sign-in at ${viewport.width} px`);
+      await askForLink(page, demo, `zoom${viewport.width}@example.com`);
+      assert.ok((await sideways()) <= 0, `check your email at ${viewport.width} px`);
+      await page.goto((await lastMail(demo)).url);
+      assert.ok((await sideways()) <= 0, `confirm at ${viewport.width} px`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${demo.url}/dashboard`);
+      assert.ok((await sideways()) <= 0, `dashboard at ${viewport.width} px`);
+      await screenshot(page, `zoom-${viewport.width}-dashboard`);
+    }
+  });
+
   it('the sign-in mail (renderMagicLinkMail) passes axe, light and dark', async () => {
     const { renderMagicLinkMail } = await import('../src/index.js');
     const mail = renderMagicLinkMail(
