@@ -184,6 +184,27 @@ describe('POST /v1/auth/magic-link', () => {
         assert.equal(outbox.length, 0);
       });
     }
+    // Regression: `{"email": 42, "redirect": "//evil"}` got one `details` entry; the contract is one per failing field.
+    it('every failing field gets its own details entry', async () => {
+      const { app } = createTestApp();
+      const cases: Array<[Record<string, unknown>, string[]]> = [
+        [{ email: 42, redirect: '//evil' }, ['string_type', 'value_error']],
+        [{ email: 'not an address', redirect: '//evil' }, ['value_error', 'value_error']],
+        [{ redirect: 5 }, ['missing', 'string_type']],
+      ];
+      for (const [body, types] of cases) {
+        const res = await post(app, body);
+        expectError(res, 'validation_error');
+        assert.deepEqual(
+          detailsOf(res).map((issue) => [issue.loc.join('.'), issue.type]),
+          [
+            ['body.email', types[0]],
+            ['body.redirect', types[1]],
+          ],
+          JSON.stringify(body),
+        );
+      }
+    });
     it('a non-string redirect → validation_error string_type', async () => {
       const { app } = createTestApp();
       const res = await post(app, { email: 'alice@example.com', redirect: 5 });
