@@ -196,7 +196,7 @@ describe('POST /v1/auth/magic-link', () => {
         const res = await post(app, body);
         expectError(res, 'validation_error');
         assert.deepEqual(
-          detailsOf(res).map((issue) => [issue.loc.join('.'), issue.type]),
+          detailsOf(res).map((issue) => [(issue.loc as string[]).join('.'), issue.type]),
           [
             ['body.email', types[0]],
             ['body.redirect', types[1]],
