@@ -10,6 +10,7 @@ import { errorHandler, MagicLink, MagicLinkError, MagicLinkStrategy, requestId, 
 import { dashboardPage, errorPage, inboxPage, signInPage, type InboxMessage, type PageError } from './pages.js';
 import { RedisSessionStore } from './redis-session-store.js';
 import { memoryUsers, redisUsers, type DemoUser } from './users.js';
+import { sessionSeal } from './session-seal.js';
 import { isLoopbackHost, type Settings } from './settings.js';
 
 export interface ExampleApp {
@@ -25,13 +26,13 @@ type SessionDataFlash = PageError & { typedEmail?: string; focusEmail?: boolean 
 
 declare module 'express-session' {
   interface SessionData {
-    /** The address the last link went to, and when (ms): the "check your email" state. */
+    /** The address the last link went to (sealed), and when (ms): the "check your email" state. */
     sent: { to: string; at: number };
-    /** When each address last got a link from this browser (ms): the resend lock is per address. */
+    /** When each address (by keyed digest) last got a link from this browser: the resend lock is per address. */
     resend: Record<string, number>;
-    /** Wrong codes typed in this browser, per address: after the store's 5 the code is dead. */
+    /** Wrong codes typed in this browser, per address digest: after the store's 5 the code is dead. */
     wrongCodes: Record<string, number>;
-    /** One error (and what was typed) for the next page view, after a form post. */
+    /** One error (and what was typed, sealed) for the next page view, after a form post. */
     flash: SessionDataFlash;
   }
 }
@@ -139,13 +140,15 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
   app.get('/favicon.ico', (_req, res) => void res.status(204).end());
 
   const forms = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
+  // Addresses in the session are sealed, and digests when they are keys: see session-seal.ts.
+  const sealer = sessionSeal(settings.sessionSecret);
   const field = (req: Request, name: string): string => {
     const value: unknown = (req.body as Record<string, unknown> | undefined)?.[name];
     return typeof value === 'string' ? value.trim().slice(0, 320) : '';
   };
   /** After a form post: back to the page with one error to show (post/redirect/get). */
   const back = (req: Request, res: Response, flash?: SessionDataFlash): void => {
-    if (flash) req.session.flash = flash;
+    if (flash) req.session.flash = { ...flash, ...(flash.typedEmail ? { typedEmail: sealer.seal(flash.typedEmail) } : {}) };
     res.redirect(303, '/');
   };
 
@@ -153,8 +156,9 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     if (req.user) return res.redirect(303, '/dashboard');
     const flash = req.session.flash;
     delete req.session.flash;
-    const sent = req.session.sent;
-    const lastSent = sent ? (req.session.resend?.[sent.to] ?? sent.at) : 0;
+    const to = sealer.open(req.session.sent?.to);
+    const sent = to === undefined ? undefined : { to, at: req.session.sent!.at };
+    const lastSent = sent ? (req.session.resend?.[sealer.key(sent.to)] ?? sent.at) : 0;
     res.type('html').send(
       signInPage({
         devInbox,
@@ -162,7 +166,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
         sent,
         resendInMs: Math.max(0, lastSent + RESEND_MS - Date.now()),
         error: flash?.code ? flash : undefined,
-        typedEmail: flash?.typedEmail,
+        typedEmail: sealer.open(flash?.typedEmail),
         focusEmail: flash?.focusEmail === true,
       }),
     );
@@ -172,7 +176,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
   app.post('/', magicLink.crossSiteGuard(), forms, async (req, res, next) => {
     const email = field(req, 'email');
     if (email === '') return back(req, res, { form: 'email', code: 'email_missing' });
-    const lockKey = email.toLowerCase();
+    const lockKey = sealer.key(email);
     const lockedUntil = (req.session.resend?.[lockKey] ?? 0) + RESEND_MS;
     if (Date.now() < lockedUntil) {
       return back(req, res, { form: 'email', code: 'resend_locked', retryAfter: Math.ceil((lockedUntil - Date.now()) / 1000), typedEmail: email });
@@ -180,10 +184,10 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     try {
       const sent = await magicLink.requestLink(req, { email, redirect: '/dashboard' });
       const now = Date.now();
-      req.session.sent = { to: sent.email, at: now };
+      req.session.sent = { to: sealer.seal(sent.email), at: now };
       // The last few addresses only: the session stays small.
       const recent = Object.entries(req.session.resend ?? {}).slice(-4);
-      req.session.resend = Object.fromEntries([...recent, [lockKey, now], [sent.email, now]]);
+      req.session.resend = Object.fromEntries([...recent, [lockKey, now], [sealer.key(sent.email), now]]);
       back(req, res);
     } catch (error) {
       if (!(error instanceof MagicLinkError) || error.code === 'internal_error') return next(error);
@@ -192,7 +196,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
   });
 
   app.post('/change-address', magicLink.crossSiteGuard(), (req, res) => {
-    const previous = req.session.sent?.to;
+    const previous = sealer.open(req.session.sent?.to);
     delete req.session.sent;
     back(req, res, { form: 'email', code: '', ...(previous ? { typedEmail: previous } : {}), focusEmail: true });
   });
@@ -206,7 +210,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     if (email === '') return back(req, res, { ...typed, code: 'email_missing' });
     if (code === '') return back(req, res, { ...typed, code: 'code_missing' });
     if (!/^\d{6}$/.test(code)) return back(req, res, { ...typed, code: 'code_malformed' });
-    const wrongKey = email.toLowerCase();
+    const wrongKey = sealer.key(email);
     const wrong = req.session.wrongCodes?.[wrongKey] ?? 0;
     if (wrong >= CODE_TRIES) return back(req, res, { ...typed, code: 'code_locked' });
     req.body = { email, code };

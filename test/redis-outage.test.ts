@@ -146,6 +146,22 @@ describe('example server on Redis', function () {
     await demo.close();
   });
 
+  // The pre-sign-in state names the address on the page; in Redis it is sealed, and keys are digests.
+  it('before sign-in, the sessions in Redis hold no address, though the page names it', async () => {
+    const demo = createExampleApp(readSettings({ REDIS_URL: server.url }), { log: () => undefined });
+    await whenReady(demo.redis!);
+    const browser = request.agent(demo.app);
+    const form = (path: string, body: Record<string, string>) => browser.post(path).set('Origin', 'http://localhost:3000').type('form').send(body);
+    assert.equal((await form('/', { email: 'Wait.Here@Example.com' })).status, 303);
+    await form('/', { email: 'wait.here@example.com' }); // the resend lock, kept per address
+    await form('/code', { email: 'wait.here@example.com', code: '000000' }); // a wrong code, counted per address
+    const sessions = server.cli('--scan', '--pattern', 'demo:sess:*').trim().split('\n').filter(Boolean);
+    assert.ok(sessions.length > 0);
+    for (const key of sessions) assert.doesNotMatch(server.cli('get', key), /wait\.here/i);
+    assert.match((await browser.get('/').set('Host', 'localhost:3000')).text, /sent a sign-in link to <strong>wait\.here@example\.com<\/strong>/);
+    await demo.close();
+  });
+
   it('runs the whole sign-in on Redis, sessions included', async () => {
     const { demo, browser } = await signedInDemo();
     assert.equal((await browser.get('/v1/me')).body.data.user.email, 'me@example.com');
