@@ -190,7 +190,7 @@ export function errorPage(status: number, code: string): string {
   const title = status === 503 ? 'Temporarily unavailable' : status === 404 ? 'Page not found' : 'Something went wrong';
   const text =
     status === 503
-      ? 'We can’t reach our sign-in service just now. Nothing was lost: you are still signed in, and any link you have still works. Please try again in a moment.'
+      ? 'We can’t reach our sign-in service just now. Nothing was lost: if you were signed in, you still are, and any link you have still works. Please try again in a moment.'
       : status === 404
         ? 'There is no page at this address.'
         : sentenceFor(code);

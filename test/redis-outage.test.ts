@@ -133,7 +133,7 @@ describe('example server on Redis', function () {
       assert.equal(page.status, 503);
       assert.match(page.headers['content-type'] ?? '', /text\/html/);
       assert.match(page.text, /Temporarily unavailable/);
-      assert.match(page.text, /still signed in/);
+      assert.match(page.text, /if you were signed in, you still are/);
       assert.match(page.text, />Try again</);
       expectError(await browser.get('/v1/me'), 'service_unavailable', 'any');
     } finally {
