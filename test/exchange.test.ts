@@ -9,6 +9,7 @@ const requestLink = (app: App, email = 'alice@example.com', ip?: string) => {
   if (ip) req.set('X-Forwarded-For', ip);
   return req.send({ email });
 };
+const verify = (app: App, token: string) => request(app).post('/v1/auth/verify').send({ token });
 const exchange = (app: App | ReturnType<typeof request.agent>, body: unknown, ip?: string) => {
   const req = (app instanceof request.agent ? app : request(app)).post('/v1/auth/exchange');
   if (ip) req.set('X-Forwarded-For', ip);
@@ -43,7 +44,7 @@ describe('POST /v1/auth/exchange', () => {
   it('a code after its link → exchange_code_already_used', async () => {
     const { app, tokenOf, codeOf } = createTestApp();
     await requestLink(app);
-    assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
+    assert.equal((await verify(app, tokenOf())).status, 200);
     expectError(await exchange(app, { email: 'alice@example.com', code: codeOf() }), 'exchange_code_already_used');
   });
 
@@ -51,7 +52,7 @@ describe('POST /v1/auth/exchange', () => {
     const { app, tokenOf, codeOf } = createTestApp();
     await requestLink(app);
     assert.equal((await exchange(app, { email: 'alice@example.com', code: codeOf() })).status, 200);
-    expectError(await request(app).post('/v1/auth/verify').send({ token: tokenOf() }), 'magic_link_already_used');
+    expectError(await verify(app, tokenOf()), 'magic_link_already_used');
     const page = await request(app).get(`/auth/magic-link/confirm?token=${tokenOf()}`);
     assert.match(page.text, /already been used/);
   });
@@ -169,43 +170,17 @@ describe('outstanding-links policy', () => {
     const { app, tokenOf } = createTestApp({ burnOtherLinksOnSignIn: false });
     await requestLink(app);
     await requestLink(app);
-    assert.equal(
-      (
-        await request(app)
-          .post('/v1/auth/verify')
-          .send({ token: tokenOf(0) })
-      ).status,
-      200,
-    );
-    assert.equal(
-      (
-        await request(app)
-          .post('/v1/auth/verify')
-          .send({ token: tokenOf(1) })
-      ).status,
-      200,
-    );
+    assert.equal((await verify(app, tokenOf(0))).status, 200);
+    assert.equal((await verify(app, tokenOf(1))).status, 200);
   });
 
   it('revokeEarlierLinks: a new request expires the earlier links and codes', async () => {
     const { app, tokenOf, codeOf } = createTestApp({ revokeEarlierLinks: true });
     await requestLink(app);
     await requestLink(app);
-    expectError(
-      await request(app)
-        .post('/v1/auth/verify')
-        .send({ token: tokenOf(0) }),
-      'magic_link_expired',
-    );
+    expectError(await verify(app, tokenOf(0)), 'magic_link_expired');
     expectError(await exchange(app, { email: 'alice@example.com', code: codeOf(0) }), 'exchange_code_not_found');
-    assert.equal(
-      (
-        await request(app)
-          .post('/v1/auth/verify')
-          .send({ token: tokenOf(1) })
-      ).status,
-      200,
-    );
+    assert.equal((await verify(app, tokenOf(1))).status, 200);
   });
 
   it('burnOtherLinksOnSignIn (default): signing in expires the other outstanding links and codes', async () => {
@@ -214,12 +189,7 @@ describe('outstanding-links policy', () => {
     await requestLink(app);
     await requestLink(app);
     assert.equal((await exchange(app, { email: 'alice@example.com', code: codeOf(1) })).status, 200);
-    expectError(
-      await request(app)
-        .post('/v1/auth/verify')
-        .send({ token: tokenOf(0) }),
-      'magic_link_expired',
-    );
+    expectError(await verify(app, tokenOf(0)), 'magic_link_expired');
     expectError(await exchange(app, { email: 'alice@example.com', code: codeOf(2) }), 'exchange_code_not_found');
   });
 
@@ -227,17 +197,8 @@ describe('outstanding-links policy', () => {
     const { app, tokenOf } = createTestApp({ revokeEarlierLinks: true });
     await requestLink(app, 'bob@example.com');
     await requestLink(app, 'alice@example.com');
-    await request(app)
-      .post('/v1/auth/verify')
-      .send({ token: tokenOf(1) });
-    assert.equal(
-      (
-        await request(app)
-          .post('/v1/auth/verify')
-          .send({ token: tokenOf(0) })
-      ).status,
-      200,
-    );
+    await verify(app, tokenOf(1));
+    assert.equal((await verify(app, tokenOf(0))).status, 200);
   });
 
   it('bad policy options are refused at construction', () => {
