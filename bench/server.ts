@@ -63,7 +63,6 @@ if (mode === 'bare') {
     // redis-wait: every redeem waits for a replica's acknowledgement (the durability option).
     ...(mode === 'redis-wait' ? { waitForReplicas: 1 } : {}),
     secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
-    passport: authenticator,
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());

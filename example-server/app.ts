@@ -93,7 +93,6 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     docsBaseUrl: settings.docsBaseUrl,
     successRedirect: '/dashboard',
     appName: 'the express-magic-link demo',
-    passport: authenticator,
     publicUser: (user) => user,
     // One JSON line per sign-in event: digests and ids only, never an address or a token.
     onEvent: (event) => log(JSON.stringify(event)),

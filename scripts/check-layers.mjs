@@ -8,6 +8,7 @@ const ROOT = 'src';
 const LAYERS = [
   ['errors.ts', 0],
   ['config/checks.ts', 0],
+  ['config/defaults.ts', 0],
   ['warnings.ts', 0],
   ['stores/', 1],
   ['types.ts', 2],

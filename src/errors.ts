@@ -48,6 +48,13 @@ export const errorCatalogue = Object.freeze({
 /** Every error code the library can answer with. */
 export type ErrorCode = keyof typeof errorCatalogue;
 
+/** The codes a spent budget answers with. */
+export type LimitCode = 'magic_link_ip_limit_exceeded' | 'magic_link_email_limit_exceeded' | 'exchange_code_attempt_limit_exceeded';
+
+export function isLimitCode(code: ErrorCode): code is LimitCode {
+  return code === 'magic_link_ip_limit_exceeded' || code === 'magic_link_email_limit_exceeded' || code === 'exchange_code_attempt_limit_exceeded';
+}
+
 /** One field-level problem in a `validation_error`. */
 export interface ValidationIssue {
   /** Where the problem is: `['body', 'email']`, `['query', 'token']`. */
@@ -72,8 +79,19 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(errorCatalogue, value);
 }
 
-/** A failure with a catalogue code; the error handler renders it as the JSON envelope. */
+// A brand shared by every copy of the package: an app that both `import`s and `require`s it holds two
+// classes, and an error made by one must still be recognised (and rendered) by the other.
+const BRAND = Symbol.for('express-magic-link.error');
+
+/**
+ * A failure with a catalogue code; the error handler renders it as the JSON envelope. `instanceof`
+ * checks the brand, not the prototype, so it holds across the ESM and CommonJS copies.
+ */
 export class MagicLinkError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true && isErrorCode((value as { code?: unknown }).code);
+  }
+
   readonly code: ErrorCode;
   readonly status: number;
   readonly retryAfter: number | null;
@@ -87,6 +105,7 @@ export class MagicLinkError extends Error {
     this.status = entry.status;
     this.retryAfter = options.retryAfter ?? null;
     this.details = Object.freeze([...(options.details ?? [])]);
+    Object.defineProperty(this, BRAND, { value: true });
   }
 }
 

@@ -6,11 +6,11 @@ import { describe } from './config/checks.js';
 import { createConfirmFormHandler, createConfirmPageHandler } from './http/confirm-page.js';
 import { assertSameSite } from './http/cross-site.js';
 import { isRequestLike } from './http/error-handler.js';
-import { createRequestLinkHandler, requestLinkFor, type LinkSent } from './http/request-link.js';
+import { createRequestLinkHandler, requestLinkFor } from './http/request-link.js';
 import { createExchangeHandler, createVerifyHandler } from './http/verify.js';
 import { SignInService } from './sign-in/service.js';
 import type { TokenStore } from './stores/contract.js';
-import type { LinkData, MagicLinkOptions } from './types.js';
+import type { LinkData, LinkSent, MagicLinkOptions } from './types.js';
 
 /** A request handler as the factories return it: named, so it shows up in stack traces and profiles. */
 export type MagicLinkHandler = (req: Request, res: Response) => Promise<void>;

@@ -1,23 +1,10 @@
-// Public types: options (each with its default), the mailer contract and the token store interface.
+// The app-facing public types: options (each with its default), the mailer contract, events, the
+// verify callback and what the handlers answer. The store contract's types live in stores/contract.ts.
 import type { Request } from 'express';
-import type { Authenticator } from 'passport';
-import type { ErrorCode } from './errors.js';
+import type { ErrorCode, LimitCode } from './errors.js';
 import type { TokenStore } from './stores/contract.js';
+import type { PostgresClient } from './stores/postgres-client.js';
 import type { RedisClient } from './stores/redis-client.js';
-
-export type {
-  BudgetCounter,
-  BudgetedRedeemResult,
-  EmailKey,
-  ExchangeOptions,
-  ExchangeResult,
-  RedeemOptions,
-  RedeemResult,
-  SaveOptions,
-  TokenKey,
-  TokenRecord,
-  TokenStore,
-} from './stores/contract.js';
 
 /** Every event carries these. */
 export interface MagicLinkEventBase {
@@ -36,12 +23,9 @@ export type MagicLinkEvent = MagicLinkEventBase &
     | { readonly type: 'link_requested' }
     | { readonly type: 'link_sent' }
     | { readonly type: 'mail_failed'; readonly code: 'email_delivery_failed' }
-    | {
-        readonly type: 'limit_exceeded';
-        readonly code: 'magic_link_ip_limit_exceeded' | 'magic_link_email_limit_exceeded' | 'exchange_code_attempt_limit_exceeded';
-      }
+    | { readonly type: 'limit_exceeded'; readonly code: LimitCode }
     | { readonly type: 'link_redeemed' }
-    | { readonly type: 'redeem_rejected'; readonly code: ErrorCode }
+    | { readonly type: 'link_rejected'; readonly code: ErrorCode }
     | { readonly type: 'code_redeemed' }
     | { readonly type: 'code_rejected'; readonly code: ErrorCode }
   );
@@ -108,13 +92,25 @@ export interface MagicLinkOptions {
   mailer: Mailer;
   /** Path where the confirm page is mounted; the mailed link points there. Default `/auth/magic-link/confirm`. */
   confirmPath?: string;
-  /** Where tokens live. Default: a `RedisTokenStore` on `redis` when given, else a new `MemoryTokenStore()` (one process only). */
+  /**
+   * Where tokens live. Default: a `RedisTokenStore` on `redis` or a `PostgresTokenStore` on
+   * `postgres` when given, else a new `MemoryTokenStore()` (one process only). A store that offers
+   * `createLimiter` keeps the rate limits too.
+   */
   store?: TokenStore;
   /**
    * An ioredis `Redis` or `Cluster` client: links and every rate limit then live in Redis and hold
    * across all processes sharing it. Default: none (memory).
    */
   redis?: RedisClient;
+  /**
+   * A node-postgres `Pool` (or any client with `query(text, values)`): links and every rate limit then
+   * live in PostgreSQL and hold across all processes sharing the database. Run the schema first
+   * (`migrate(pool)` or the shipped `schema.sql`). Default: none (memory).
+   */
+  postgres?: PostgresClient;
+  /** Prefix of every PostgreSQL table (with `postgres`). Default `magic_link_`. */
+  tablePrefix?: string;
   /**
    * With `redis` behind a replicated setup (Sentinel): redeems and exchanges wait until this many
    * replicas hold them (Redis `WAIT`, in the same round trip), so an answered sign-in survives a
@@ -182,13 +178,10 @@ export interface MagicLinkOptions {
   appName?: string;
   /** What the verify endpoint returns as `data.user`. Default: the user as the verify callback gave it. */
   publicUser?: (user: Express.User) => unknown;
-  /** The Passport instance the strategy is registered on. Default: the `passport` module's singleton. */
-  passport?: Pick<Authenticator, 'authenticate'>;
   /** Clock in milliseconds since the epoch, for tests. Default `Date.now`. */
   now?: () => number;
 }
 
-/** The app's lookup: the user for a redeemed link's email, or false when there is none. */
 /**
  * App data sealed with one link (`magicLink.requestLink(req, { email, data })`): a sign-up name, an
  * invite's team. Flat JSON values, at most 1 KiB; encrypted under the token, so the store never
@@ -207,4 +200,38 @@ export interface SignInDetails {
   readonly data: LinkData | undefined;
 }
 
+/** The app's lookup: the user for a redeemed link's email, or false when there is none. */
 export type VerifyCallback = (email: string, request: Request, details: SignInDetails) => Promise<Express.User | false | null | undefined>;
+
+/** What `success` passes on as `info`: how, where the link asked to go, and whose email it was (as a digest). */
+export interface MagicLinkAuthInfo {
+  /** `link` for a token, `code` for an exchange code. */
+  readonly method: 'link' | 'code';
+  /** The link's stored redirect; null for codes and for links without one. */
+  readonly redirect: string | null;
+  /** The keyed digest of the email (as in events), never the address. */
+  readonly emailDigest: string;
+  /** True when the same browser presented an already-redeemed link again within the grace window. */
+  readonly replayed: boolean;
+}
+
+/** What a link request returns to the caller: the normalised address and the link's times. */
+export interface LinkSent {
+  readonly email: string;
+  readonly expiresAt: Date;
+  readonly sentAt: Date;
+  /** The link's lifetime in seconds. */
+  readonly expiresIn: number;
+}
+
+/** The exact body of every failure, keys in the documented order (SPEC §3). */
+export interface ErrorEnvelope {
+  success: false;
+  error: string;
+  message: string;
+  details: unknown[];
+  retry_after: number | null;
+  doc_url: string;
+  request_id: string;
+  timestamp: string;
+}

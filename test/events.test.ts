@@ -39,7 +39,7 @@ describe('sign-in events', () => {
         ['link_requested', 'mail_failed'],
       ],
       [() => request(app).post('/v1/auth/verify').set('X-Forwarded-For', ip).send({ token: tokenOf() }), ['link_redeemed']],
-      [() => request(app).post('/v1/auth/verify').set('X-Forwarded-For', ip).send({ token: tokenOf() }), ['redeem_rejected']],
+      [() => request(app).post('/v1/auth/verify').set('X-Forwarded-For', ip).send({ token: tokenOf() }), ['link_rejected']],
       [() => request(app).post('/v1/auth/magic-link').set('X-Forwarded-For', ip).send({ email: 'alice@example.com' }), ['link_requested', 'link_sent']],
       [() => request(app).post('/v1/auth/exchange').set('X-Forwarded-For', ip).send({ email: 'alice@example.com', code: codeOf() }), ['code_redeemed']],
       [() => request(app).post('/v1/auth/exchange').set('X-Forwarded-For', ip).send({ email: 'alice@example.com', code: 'abcdef' }), ['code_rejected']],
@@ -66,13 +66,13 @@ describe('sign-in events', () => {
         assert.equal(event.ipKey, ipKey);
         assert.ok(!event.ipKey.includes(ip) && /^[A-Za-z0-9_-]{16}$/.test(event.ipKey), event.ipKey);
         assert.match(event.timestamp, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
-        if (event.type === 'redeem_rejected') assert.equal(event.emailDigest, null, 'an unknown or spent token names no email');
+        if (event.type === 'link_rejected') assert.equal(event.emailDigest, null, 'an unknown or spent token names no email');
         else assert.match(String(event.emailDigest), /^[A-Za-z0-9_-]{43}$/);
       }
     }
     const byType = (type: string) => events.filter((e) => e.type === type) as Array<MagicLinkEvent & { code?: string }>;
     assert.deepEqual(
-      byType('redeem_rejected').map((e) => e.code),
+      byType('link_rejected').map((e) => e.code),
       ['magic_link_already_used'],
     );
     assert.deepEqual(

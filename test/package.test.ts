@@ -12,10 +12,12 @@ const EXPECTED_EXPORTS = [
   'MagicLinkError',
   'MagicLinkStrategy',
   'MemoryTokenStore',
+  'PostgresTokenStore',
   'RedisTokenStore',
   'errorCatalogue',
   'errorHandler',
   'isErrorCode',
+  'migrate',
   'renderMagicLinkMail',
   'requestId',
 ];
@@ -69,7 +71,7 @@ const express = require('express');
 const { Passport } = require('passport');
 const sent = [];
 const passport = new Passport();
-const magicLink = new MagicLink({ baseUrl: 'http://app.test', mailer: { send: async (m) => { sent.push(m.url); } }, passport });
+const magicLink = new MagicLink({ baseUrl: 'http://app.test', mailer: { send: async (m) => { sent.push(m.url); } } });
 passport.use(new MagicLinkStrategy({ magicLink }, async (email) => ({ email })));
 const app = express();
 app.post('/link', magicLink.requestLinkHandler());

@@ -117,7 +117,7 @@ describe('MagicLinkStrategy', () => {
   it('works with plain passport.authenticate by name in an app of its own', async () => {
     const outbox: string[] = [];
     const passport = new Passport();
-    const magicLink = new MagicLink({ baseUrl: 'http://app.test', mailer: { send: async (m) => void outbox.push(m.url) }, passport });
+    const magicLink = new MagicLink({ baseUrl: 'http://app.test', mailer: { send: async (m) => void outbox.push(m.url) } });
     passport.use(new MagicLinkStrategy({ magicLink }, async (email) => ({ email })));
     const app = express();
     app.use(express.json());

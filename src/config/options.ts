@@ -1,6 +1,5 @@
 // Normalises MagicLink options once, at construction, into a frozen internal config.
 import { randomBytes } from 'node:crypto';
-import passportModule, { type Authenticator } from 'passport';
 import {
   originList,
   redirectAllowList,
@@ -16,12 +15,13 @@ import {
 } from './checks.js';
 import { REQUIRED_STORE_METHODS, type TokenStore } from '../stores/contract.js';
 import { MemoryTokenStore } from '../stores/memory-store.js';
-import { isCluster, isRedisClient, type RedisClient } from '../stores/redis-client.js';
+import { isPostgresClient } from '../stores/postgres-client.js';
+import { PostgresTokenStore } from '../stores/postgres-store.js';
+import { isRedisClient } from '../stores/redis-client.js';
 import { RedisTokenStore } from '../stores/redis-store.js';
 import type { LimitOptions, Mailer, MagicLinkOptions } from '../types.js';
+import { DEFAULT_LIMITS, DEFAULTS, storeDeadlines, trimSlashes } from './defaults.js';
 import { logToConsole } from './log.js';
-
-export const DEFAULT_DOCS_BASE_URL = 'https://docs.asterwise.com/reference/errors';
 
 export interface LimitsConfig {
   readonly linkRequestsPerIp: number;
@@ -40,16 +40,10 @@ export interface MagicLinkConfig {
   readonly baseHref: string;
   readonly mailer: Mailer;
   readonly confirmPath: string;
+  /** Where links live; limits live there too when it offers `createLimiter`. */
   readonly store: TokenStore;
-  /** The store runs in this process and cannot hang: its calls skip the deadline's timer. */
-  readonly storeIsInProcess: boolean;
-  /** Set when the app passed `redis`: limiters then live there too. */
-  readonly redis: RedisClient | undefined;
-  /** The limit counters live in the store's own Redis server (not a Cluster): one script can take a point and redeem. */
-  readonly limitsInStore: boolean;
   /** Server-side secrets, newest first; never stored. */
   readonly secrets: readonly string[];
-  readonly keyPrefix: string;
   readonly ttlSeconds: number;
   /** The longest per-request lifetime; the address state outlives links this long. */
   readonly maxTtlSeconds: number;
@@ -73,7 +67,6 @@ export interface MagicLinkConfig {
   readonly onError: (error: unknown, requestId: string) => void;
   readonly appName: string;
   readonly publicUser: (user: Express.User) => unknown;
-  readonly passport: Pick<Authenticator, 'authenticate'>;
   readonly now: () => number;
 }
 
@@ -85,6 +78,8 @@ const KNOWN_KEYS = [
   'confirmPath',
   'store',
   'redis',
+  'postgres',
+  'tablePrefix',
   'keyPrefix',
   'ttlSeconds',
   'maxTtlSeconds',
@@ -107,7 +102,6 @@ const KNOWN_KEYS = [
   'appName',
   'onError',
   'publicUser',
-  'passport',
   'now',
 ] as const satisfies readonly (keyof MagicLinkOptions)[];
 /** The budgets: each a whole number of attempts per window. */
@@ -131,16 +125,7 @@ function normalizeLimits(options: LimitOptions | undefined): LimitsConfig {
   assertWholeNumber(given.windowSeconds, where, 'windowSeconds', 1, 86_400);
   // retry_after is documented as at most 3600 seconds.
   assertWholeNumber(given.blockSeconds, where, 'blockSeconds', 1, 3600);
-  return Object.freeze({
-    linkRequestsPerIp: given.linkRequestsPerIp ?? 20,
-    linkRequestsPerEmail: given.linkRequestsPerEmail ?? 5,
-    failedVerifiesPerIp: given.failedVerifiesPerIp ?? 20,
-    failedExchangesPerIp: given.failedExchangesPerIp ?? 10,
-    failedExchangesPerEmail: given.failedExchangesPerEmail ?? 20,
-    failedExchangesTotal: given.failedExchangesTotal ?? 1000,
-    windowSeconds: given.windowSeconds ?? 3600,
-    blockSeconds: given.blockSeconds ?? 3600,
-  });
+  return Object.freeze({ ...DEFAULT_LIMITS, ...given });
 }
 
 function assertStore(store: unknown): asserts store is TokenStore | undefined {
@@ -150,7 +135,7 @@ function assertStore(store: unknown): asserts store is TokenStore | undefined {
   );
   if (missing.length > 0) {
     throw new TypeError(
-      `\`${WHERE}\` option \`store\` must implement the TokenStore interface (missing ${missing.map((m) => `\`${m}()\``).join(', ')}); use \`new MemoryTokenStore()\`, \`new RedisTokenStore(client)\` or leave it out.`,
+      `\`${WHERE}\` option \`store\` must implement the TokenStore interface (missing ${missing.map((m) => `\`${m}()\``).join(', ')}); use \`new MemoryTokenStore()\`, \`new RedisTokenStore(client)\`, \`new PostgresTokenStore(pool)\` or leave it out.`,
     );
   }
 }
@@ -181,7 +166,7 @@ function normalizeSecrets(value: unknown, shared: boolean): readonly string[] {
   if (value === undefined) {
     if (shared) {
       throw new TypeError(
-        `\`${WHERE}\` option \`secret\` is required when the store is shared between processes (\`redis\` or a custom \`store\`): ${SECRET_HOWTO}.`,
+        `\`${WHERE}\` option \`secret\` is required when the store is shared between processes (\`redis\`, \`postgres\` or a custom \`store\`): ${SECRET_HOWTO}.`,
       );
     }
     // The memory store's links die with the process, and so may its secret.
@@ -206,6 +191,11 @@ function normalizeSecrets(value: unknown, shared: boolean): readonly string[] {
 
 export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   const given = dropUndefined(options, WHERE);
+  if (Object.hasOwn(given, 'passport')) {
+    throw new TypeError(
+      `\`${WHERE}\` option \`passport\` is gone: each MagicLink's handlers now sign in through their own MagicLink, whatever Passport holds. Remove it; keep \`passport.use(new MagicLinkStrategy({ magicLink }, verify))\` on your Passport.`,
+    );
+  }
   assertKnownKeys(given, KNOWN_KEYS, WHERE);
   if (given.baseUrl === undefined) {
     throw new TypeError(`\`${WHERE}\` option \`baseUrl\` is required: the app's public origin, e.g. "https://app.example.com".`);
@@ -224,15 +214,28 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
       `\`${WHERE}\` option \`redis\` must be an ioredis client (\`new Redis(url)\` or \`new Redis.Cluster(nodes)\`); got ${describe(given.redis)}.`,
     );
   }
-  if (given.redis !== undefined && given.store !== undefined) {
-    throw new TypeError(`\`${WHERE}\` takes either \`redis\` (a Redis store and Redis limiters) or \`store\`, not both.`);
+  if (given.postgres !== undefined && !isPostgresClient(given.postgres)) {
+    throw new TypeError(
+      `\`${WHERE}\` option \`postgres\` must be a node-postgres \`Pool\` (\`new pg.Pool({ connectionString })\`) or a client with \`query(text, values)\`; got ${describe(given.postgres)}.`,
+    );
+  }
+  const backends = (['redis', 'postgres', 'store'] as const).filter((key) => given[key] !== undefined);
+  if (backends.length > 1) {
+    throw new TypeError(`\`${WHERE}\` takes one of \`redis\`, \`postgres\` or \`store\`; got ${backends.map((key) => `\`${key}\``).join(' and ')}.`);
   }
   assertKeyPrefix(given.keyPrefix, WHERE);
+  if (given.keyPrefix !== undefined && given.redis === undefined) {
+    throw new TypeError(`\`${WHERE}\` option \`keyPrefix\` names Redis keys: it needs \`redis\` (for PostgreSQL tables, use \`tablePrefix\`).`);
+  }
+  if (given.tablePrefix !== undefined && given.postgres === undefined) {
+    throw new TypeError(`\`${WHERE}\` option \`tablePrefix\` names PostgreSQL tables: it needs \`postgres\`.`);
+  }
   assertWholeNumber(given.ttlSeconds, WHERE, 'ttlSeconds', 1, 86_400);
   assertWholeNumber(given.retentionSeconds, WHERE, 'retentionSeconds', 0, 30 * 86_400);
   assertWholeNumber(given.maxTtlSeconds, WHERE, 'maxTtlSeconds', 1, 30 * 86_400);
-  if (given.maxTtlSeconds !== undefined && given.maxTtlSeconds < (given.ttlSeconds ?? 900)) {
-    throw new TypeError(`\`${WHERE}\` option \`maxTtlSeconds\` (${given.maxTtlSeconds}) must not be shorter than \`ttlSeconds\` (${given.ttlSeconds ?? 900}).`);
+  const ttlSeconds = given.ttlSeconds ?? DEFAULTS.ttlSeconds;
+  if (given.maxTtlSeconds !== undefined && given.maxTtlSeconds < ttlSeconds) {
+    throw new TypeError(`\`${WHERE}\` option \`maxTtlSeconds\` (${given.maxTtlSeconds}) must not be shorter than \`ttlSeconds\` (${ttlSeconds}).`);
   }
   assertWholeNumber(given.mailTimeoutMs, WHERE, 'mailTimeoutMs', 1, 120_000);
   assertWholeNumber(given.codeAttempts, WHERE, 'codeAttempts', 1, 100);
@@ -249,12 +252,14 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   assertWholeNumber(given.waitForReplicas, WHERE, 'waitForReplicas', 0, 10);
   if (given.waitForReplicas !== undefined && given.redis === undefined) {
     throw new TypeError(
-      `\`${WHERE}\` option \`waitForReplicas\` needs \`redis\` (it makes redeems wait for Redis replicas); for your own store pass the option to it.`,
+      `\`${WHERE}\` option \`waitForReplicas\` needs \`redis\` (it makes redeems wait for Redis replicas); for PostgreSQL pass \`synchronousCommit\` to \`PostgresTokenStore\`, and for your own store pass the option to it.`,
     );
   }
-  if ((given.ipv6WideSubnetBits ?? 48) > (given.ipv6SubnetBits ?? 64)) {
+  const ipv6SubnetBits = given.ipv6SubnetBits ?? DEFAULTS.ipv6SubnetBits;
+  const ipv6WideSubnetBits = given.ipv6WideSubnetBits ?? DEFAULTS.ipv6WideSubnetBits;
+  if (ipv6WideSubnetBits > ipv6SubnetBits) {
     throw new TypeError(
-      `\`${WHERE}\` option \`ipv6WideSubnetBits\` (${given.ipv6WideSubnetBits ?? 48}) must not be longer than \`ipv6SubnetBits\` (${given.ipv6SubnetBits ?? 64}): it is the wider prefix.`,
+      `\`${WHERE}\` option \`ipv6WideSubnetBits\` (${ipv6WideSubnetBits}) must not be longer than \`ipv6SubnetBits\` (${ipv6SubnetBits}): it is the wider prefix.`,
     );
   }
   assertOptionalPath(given.successRedirect, WHERE, 'successRedirect');
@@ -265,57 +270,48 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   }
   assertOptionalFunction(given.publicUser, WHERE, 'publicUser');
   assertOptionalFunction(given.now, WHERE, 'now');
-  if (given.passport !== undefined && typeof (given.passport as Partial<Authenticator>).authenticate !== 'function') {
-    throw new TypeError(`\`${WHERE}\` option \`passport\` must be a Passport instance (\`new passport.Passport()\`); got ${describe(given.passport)}.`);
-  }
 
   const baseUrl = new URL(given.baseUrl);
-  const keyPrefix = given.keyPrefix ?? 'ml:';
-  const storeTimeoutMs = given.storeTimeoutMs ?? 1_000;
-  const redis = given.redis;
-  const secrets = normalizeSecrets(given.secret, redis !== undefined || (given.store !== undefined && !(given.store instanceof MemoryTokenStore)));
+  const storeTimeoutMs = given.storeTimeoutMs ?? DEFAULTS.storeTimeoutMs;
+  const store = given.store ?? defaultStore(given, storeTimeoutMs);
   return Object.freeze({
-    secrets,
+    secrets: normalizeSecrets(given.secret, store.inProcess !== true),
     baseUrl,
-    baseHref: baseUrl.href.replace(/\/+$/, ''),
+    baseHref: trimSlashes(baseUrl.href),
     mailer: given.mailer as Mailer,
-    confirmPath: given.confirmPath ?? '/auth/magic-link/confirm',
-    store:
-      given.store ??
-      (redis
-        ? // Writes that reach Redis after 80 % of the deadline change nothing: the answer may already be a 503.
-          new RedisTokenStore(redis, {
-            keyPrefix,
-            readyTimeoutMs: Math.floor(storeTimeoutMs / 2),
-            writeDeadlineMs: Math.floor(storeTimeoutMs * 0.8),
-            waitForReplicas: given.waitForReplicas ?? 0,
-          })
-        : new MemoryTokenStore()),
-    storeIsInProcess: given.store === undefined ? redis === undefined : given.store instanceof MemoryTokenStore,
-    redis,
-    limitsInStore: redis !== undefined && given.store === undefined && !isCluster(redis),
-    keyPrefix,
-    ttlSeconds: given.ttlSeconds ?? 900,
-    maxTtlSeconds: given.maxTtlSeconds ?? given.ttlSeconds ?? 900,
-    retentionSeconds: given.retentionSeconds ?? 86_400,
+    confirmPath: given.confirmPath ?? DEFAULTS.confirmPath,
+    store,
+    ttlSeconds,
+    maxTtlSeconds: given.maxTtlSeconds ?? ttlSeconds,
+    retentionSeconds: given.retentionSeconds ?? DEFAULTS.retentionSeconds,
     limits: normalizeLimits(given.limits),
-    codeAttempts: given.codeAttempts ?? 5,
-    revokeEarlierLinks: given.revokeEarlierLinks ?? false,
-    burnOtherLinksOnSignIn: given.burnOtherLinksOnSignIn ?? true,
+    codeAttempts: given.codeAttempts ?? DEFAULTS.codeAttempts,
+    revokeEarlierLinks: given.revokeEarlierLinks ?? DEFAULTS.revokeEarlierLinks,
+    burnOtherLinksOnSignIn: given.burnOtherLinksOnSignIn ?? DEFAULTS.burnOtherLinksOnSignIn,
     onEvent: given.onEvent,
-    mailTimeoutMs: given.mailTimeoutMs ?? 10_000,
+    mailTimeoutMs: given.mailTimeoutMs ?? DEFAULTS.mailTimeoutMs,
     storeTimeoutMs,
-    docsBaseUrl: (given.docsBaseUrl ?? DEFAULT_DOCS_BASE_URL).replace(/\/+$/, ''),
-    ipv6SubnetBits: given.ipv6SubnetBits ?? 64,
-    ipv6WideSubnetBits: given.ipv6WideSubnetBits ?? 48,
-    successRedirect: given.successRedirect ?? '/',
+    docsBaseUrl: trimSlashes(given.docsBaseUrl ?? DEFAULTS.docsBaseUrl),
+    ipv6SubnetBits,
+    ipv6WideSubnetBits,
+    successRedirect: given.successRedirect ?? DEFAULTS.successRedirect,
     trustedOrigins: originList(given.trustedOrigins, WHERE, 'trustedOrigins'),
     allowedRedirects: redirectAllowList(given.allowedRedirects, WHERE),
-    signInPath: given.signInPath ?? '/',
+    signInPath: given.signInPath ?? DEFAULTS.signInPath,
     onError: given.onError ?? logToConsole,
     appName: given.appName ?? baseUrl.host,
     publicUser: given.publicUser ?? ((user: Express.User) => user),
-    passport: given.passport ?? (passportModule as Pick<Authenticator, 'authenticate'>),
     now: given.now ?? Date.now,
   });
+}
+
+/** The one place a backend is chosen: `redis` or `postgres` as given, else one process's memory. */
+function defaultStore(given: Partial<MagicLinkOptions>, storeTimeoutMs: number): TokenStore {
+  const deadlines = storeDeadlines(storeTimeoutMs);
+  if (given.redis) {
+    const waitForReplicas = given.waitForReplicas ?? DEFAULTS.waitForReplicas;
+    return new RedisTokenStore(given.redis, { keyPrefix: given.keyPrefix ?? DEFAULTS.keyPrefix, ...deadlines, waitForReplicas });
+  }
+  if (given.postgres) return new PostgresTokenStore(given.postgres, { tablePrefix: given.tablePrefix ?? DEFAULTS.tablePrefix, ...deadlines });
+  return new MemoryTokenStore();
 }

@@ -11,15 +11,16 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { errorCatalogue, MagicLinkError } from '../errors.js';
 import { maskEmail } from '../sign-in/email.js';
-import { REDEEM_CODES, type LinkContent, type SignInService } from '../sign-in/service.js';
+import { REDEEM_CODES, type LinkContent } from '../sign-in/records.js';
+import type { SignInService } from '../sign-in/service.js';
 import { readFormBody } from './body.js';
 import { clientOf } from './client.js';
 import { readCredential } from './credentials.js';
 import { assertSameSite } from './cross-site.js';
 import { escapeHtml, page, scriptHash, setPageHeaders } from './html.js';
-import { authenticate, hasSession, logIn, missingSession, signedInEmailDigest } from './passport-sign-in.js';
 import { reportFailure } from './respond.js';
 import { requestIdOf } from './request-id.js';
+import { hasSession, logIn, missingSession, signedInEmailDigest } from './session.js';
 
 // Human sentences for the page; the JSON API keeps the catalogue's wording.
 const PAGE_SENTENCES: Partial<Record<MagicLinkError['code'], string>> = {
@@ -206,20 +207,19 @@ export function createConfirmFormHandler(service: SignInService) {
       const pressing = pressingSecret(service, body, secrets);
       // The pressing page's secret is kept with the redeem; any page of this browser may replay it.
       const others = [...secrets.values()].filter((secret) => secret !== pressing);
-      let signedIn;
-      try {
-        signedIn = await authenticate(config.passport, req, res, { accepts: 'token', browserSecrets: [pressing, ...others] });
-      } catch (error) {
+      const client = clientOf(req);
+      const signedIn = await service.signIn(client, credential, req, [pressing, ...others]);
+      if (signedIn.kind !== 'success') {
         // Spent, but this browser is already signed in as the link's owner: send it on, not to an error.
-        if (error instanceof MagicLinkError && error.code === 'magic_link_already_used' && 'token' in credential) {
-          const state = await service.inspect(clientOf(req), credential.token).catch(() => null);
+        if (signedIn.error instanceof MagicLinkError && signedIn.error.code === 'magic_link_already_used' && 'token' in credential) {
+          const state = await service.inspect(client, credential.token).catch(() => null);
           if (state && state.status !== 'not_found' && signedInEmailDigest(req) === state.content.emailDigest) {
             res.setHeader('Cache-Control', 'no-store');
             res.redirect(303, safeTarget(service, state.content));
             return;
           }
         }
-        throw error;
+        throw signedIn.error;
       }
       await logIn(req, signedIn.user, signedIn.info);
       res.setHeader('Cache-Control', 'no-store');

@@ -2,7 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { assertKnownKeys, assertOptionalFunction, assertOptionalUrl, dropUndefined } from '../config/checks.js';
 import { logToConsole } from '../config/log.js';
-import { DEFAULT_DOCS_BASE_URL } from '../config/options.js';
+import { DEFAULTS, trimSlashes } from '../config/defaults.js';
 import { refusalBehind } from './refusals.js';
 import { reportFailure, sendError } from './respond.js';
 
@@ -24,7 +24,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}) {
   assertKnownKeys(given, ['docsBaseUrl', 'onError'], 'errorHandler');
   assertOptionalUrl(given.docsBaseUrl, 'errorHandler', 'docsBaseUrl');
   assertOptionalFunction(given.onError, 'errorHandler', 'onError');
-  const docsBaseUrl = (given.docsBaseUrl ?? DEFAULT_DOCS_BASE_URL).replace(/\/+$/, '');
+  const docsBaseUrl = trimSlashes(given.docsBaseUrl ?? DEFAULTS.docsBaseUrl);
   const onError = given.onError ?? logToConsole;
 
   return function magicLinkErrorHandler(error: unknown, req: Request, res: Response, next: NextFunction): void {

@@ -4,6 +4,7 @@ import { isoSeconds, type ValidationIssue } from '../errors.js';
 import { normalizeEmail } from '../sign-in/email.js';
 import { checkRedirect } from '../sign-in/redirect.js';
 import type { LinkExtras, SignInService } from '../sign-in/service.js';
+import type { LinkSent } from '../types.js';
 import { invalidEmail, MAX_EMAIL_FIELD, readFormBody, readJsonBody, readStringField, validationError } from './body.js';
 import { clientOf } from './client.js';
 import { assertSameSite } from './cross-site.js';
@@ -31,15 +32,6 @@ function parseLinkRequest(body: Record<string, unknown>, service: SignInService)
   if (issues.length > 0) throw validationError(issues);
   if (checked && !checked.ok) throw invalidEmail(checked.reason);
   return { email: (checked as { email: string }).email, redirect: redirect.value ?? null };
-}
-
-/** What a link request returns to the caller: the normalised address and the link's times. */
-export interface LinkSent {
-  readonly email: string;
-  readonly expiresAt: Date;
-  readonly sentAt: Date;
-  /** The link's lifetime in seconds. */
-  readonly expiresIn: number;
 }
 
 /**

@@ -3,6 +3,7 @@
 import type { Request, Response } from 'express';
 import { errorCatalogue, isoSeconds, MagicLinkError, type ErrorCode, type ValidationIssue } from '../errors.js';
 import { UNAVAILABLE_RETRY_SECONDS } from '../sign-in/limits.js';
+import type { ErrorEnvelope } from '../types.js';
 import { requestIdOf } from './request-id.js';
 
 /** Longest `input` echoed back in a validation issue; longer strings are cut. */
@@ -11,18 +12,6 @@ const MAX_ECHOED_INPUT = 100;
 const MAX_ISSUES = 20;
 const MAX_LOC_PARTS = 8;
 const MAX_TEXT = 200;
-
-/** The exact body of every failure, keys in the documented order. */
-export interface ErrorEnvelope {
-  success: false;
-  error: string;
-  message: string;
-  details: unknown[];
-  retry_after: number | null;
-  doc_url: string;
-  request_id: string;
-  timestamp: string;
-}
 
 const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value.slice(0, MAX_TEXT) : fallback);
 

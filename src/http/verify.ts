@@ -1,11 +1,14 @@
-// POST {token} → 200 {user}, and POST {email, code} → 200 {user}: one path, through the strategy by
-// name (as an app's own route would), then into the session.
+// POST {token} → 200 {user}, and POST {email, code} → 200 {user}: the handler's own service signs
+// in, then the session is regenerated for the user. No strategy is looked up by name.
 import type { Request, Response } from 'express';
+import { MagicLinkError } from '../errors.js';
 import type { SignInService } from '../sign-in/service.js';
 import { readJsonBody } from './body.js';
+import { clientOf } from './client.js';
+import { readCredential } from './credentials.js';
 import { assertSameSite } from './cross-site.js';
-import { authenticate, hasSession, logIn, missingSession } from './passport-sign-in.js';
 import { reportFailure, sendError, sendSuccess } from './respond.js';
+import { hasSession, logIn, missingSession } from './session.js';
 
 async function signInJson(service: SignInService, req: Request, res: Response, accepts: 'token' | 'code', name: string): Promise<void> {
   const { config } = service;
@@ -13,10 +16,12 @@ async function signInJson(service: SignInService, req: Request, res: Response, a
     assertSameSite(req, config.baseUrl.origin, config.trustedOrigins);
     // Before anything is redeemed: a link spent without a session to sign into is a link lost.
     if (!hasSession(req)) throw missingSession(`magicLink.${name}()`);
-    await readJsonBody(req, res);
-    const { user, info } = await authenticate(config.passport, req, res, { accepts });
-    await logIn(req, user, info);
-    sendSuccess(req, res, 200, { user: config.publicUser(user) });
+    const credential = readCredential(await readJsonBody(req, res), accepts);
+    if (credential instanceof MagicLinkError) throw credential;
+    const result = await service.signIn(clientOf(req), credential, req);
+    if (result.kind !== 'success') throw result.error;
+    await logIn(req, result.user, result.info);
+    sendSuccess(req, res, 200, { user: config.publicUser(result.user) });
   } catch (error) {
     sendError(req, res, reportFailure(config.onError, req, res, error), config.docsBaseUrl);
   }

@@ -1,19 +1,16 @@
 // Rate limits on rate-limiter-flexible. A guarded action takes a point of every counter that guards
 // it *before* it runs (all or nothing) and gives them back when it turns out not to count, so that
 // no concurrent burst gets more attempts evaluated than its budget.
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { LimitsConfig } from '../config/options.js';
-import { MagicLinkError, type ErrorCode } from '../errors.js';
-import type { BudgetCounter } from '../stores/contract.js';
-import { untilReady, type RedisClient } from '../stores/redis-client.js';
+import { MagicLinkError, type LimitCode } from '../errors.js';
+import type { BudgetCounter, LimiterSpec } from '../stores/contract.js';
 import { withDeadline } from './deadline.js';
 
 /** Seconds a client waits when the store cannot be reached. */
 export const UNAVAILABLE_RETRY_SECONDS = 5;
 /** A wider IPv6 prefix gets this many times the per-IP budget. */
 export const WIDE_PREFIX_FACTOR = 10;
-
-export type LimitCode = 'magic_link_ip_limit_exceeded' | 'magic_link_email_limit_exceeded' | 'exchange_code_attempt_limit_exceeded';
 
 /** One point of one limiter under one key, and what its refusal is called. */
 export interface Counter {
@@ -28,6 +25,12 @@ export interface ClientKeys {
   readonly wide: string | null;
 }
 
+/** Makes one limiter: on the store when it keeps counters (every process shares them), else in memory. */
+export type LimiterFactory = (spec: LimiterSpec) => RateLimiterAbstract;
+
+export const memoryLimiter: LimiterFactory = ({ name, points, duration, blockDuration }) =>
+  new RateLimiterMemory({ keyPrefix: name, points, duration, blockDuration });
+
 export function retryAfterSeconds(msBeforeNext: number): number {
   return Math.min(3600, Math.max(1, Math.ceil(msBeforeNext / 1000)));
 }
@@ -36,14 +39,8 @@ export function unavailable(cause: unknown): MagicLinkError {
   return new MagicLinkError('service_unavailable', { retryAfter: UNAVAILABLE_RETRY_SECONDS, cause });
 }
 
-export function isLimitCode(code: ErrorCode): code is LimitCode {
-  return code === 'magic_link_ip_limit_exceeded' || code === 'magic_link_email_limit_exceeded' || code === 'exchange_code_attempt_limit_exceeded';
-}
-
 export class Limits {
-  readonly #redis: RedisClient | undefined;
-  readonly #readyTimeoutMs: number;
-  readonly #timeoutMs: number;
+  readonly #timeoutMs: number | null;
   readonly #linkIp: RateLimiterAbstract;
   readonly #linkIpWide: RateLimiterAbstract;
   readonly #linkEmail: RateLimiterAbstract;
@@ -54,19 +51,11 @@ export class Limits {
   readonly #exchangeEmail: RateLimiterAbstract;
   readonly #exchangeTotal: RateLimiterAbstract;
 
-  /**
-   * In memory, or on the app's Redis client so that every process shares the budgets. Each limiter
-   * touches one key per call, so Redis Cluster works.
-   */
-  constructor(limits: LimitsConfig, keyPrefix: string, redis: RedisClient | undefined, timeoutMs: number) {
-    this.#redis = redis;
+  /** `timeoutMs` bounds each limiter call; null for in-process limiters, which cannot hang. */
+  constructor(limits: LimitsConfig, create: LimiterFactory, timeoutMs: number | null) {
     this.#timeoutMs = timeoutMs;
-    this.#readyTimeoutMs = Math.floor(timeoutMs / 2);
-    const build = (name: string, points: number): RateLimiterAbstract => {
-      const options = { keyPrefix: `${keyPrefix}rl:${name}`, points, duration: limits.windowSeconds, blockDuration: limits.blockSeconds };
-      // rejectIfRedisNotReady: fail at once during an outage instead of queueing behind a reconnect.
-      return redis ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true }) : new RateLimiterMemory(options);
-    };
+    const build = (name: string, points: number): RateLimiterAbstract =>
+      create({ name, points, duration: limits.windowSeconds, blockDuration: limits.blockSeconds });
     this.#linkIp = build('link-ip', limits.linkRequestsPerIp);
     this.#linkIpWide = build('link-ipw', limits.linkRequestsPerIp * WIDE_PREFIX_FACTOR);
     this.#linkEmail = build('link-email', limits.linkRequestsPerEmail);
@@ -100,6 +89,23 @@ export class Limits {
     const counters = this.#ip(client, this.#exchangeIp, this.#exchangeIpWide, refusal);
     counters.push({ limiter: this.#exchangeEmail, key: emailDigest, refusal }, { limiter: this.#exchangeTotal, key: 'all', refusal });
     return counters;
+  }
+
+  /**
+   * The guard every budgeted action runs under: takes a point of each counter, runs `work`, and
+   * gives the points back when it failed or when `refund(result)` says the attempt did not count.
+   */
+  async spend<T>(counters: readonly Counter[], work: () => Promise<T>, refund: (result: T) => boolean): Promise<T> {
+    await this.take(counters);
+    let result: T;
+    try {
+      result = await work();
+    } catch (error) {
+      await this.give(counters);
+      throw error;
+    }
+    if (refund(result)) await this.give(counters);
+    return result;
   }
 
   /**
@@ -144,9 +150,7 @@ export class Limits {
     return counters;
   }
 
-  /** A limiter call, once Redis is ready and within the deadline; in memory it cannot hang. */
   #bounded<T>(call: () => Promise<T>): Promise<T> {
-    const redis = this.#redis;
-    return redis ? withDeadline(untilReady(redis, this.#readyTimeoutMs).then(call), this.#timeoutMs, 'rate limiter') : call();
+    return this.#timeoutMs === null ? call() : withDeadline(call(), this.#timeoutMs, 'rate limiter');
   }
 }

@@ -1,4 +1,5 @@
 // The token store contract: what every backend implements. Knows nothing of HTTP or Passport.
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /** How the store finds and checks a token's record; the token itself is never stored. */
 export interface TokenKey {
@@ -70,9 +71,18 @@ export type RedeemResult =
  */
 export type ExchangeResult = { readonly status: 'redeemed' | 'already_used' } | { readonly status: 'not_found'; readonly wrong: boolean };
 
+/** One rate limit as the library needs it: `points` per `duration` seconds, then blocked for `blockDuration`. */
+export interface LimiterSpec {
+  /** Which budget (`link-ip`, `verify-ip`, …); a store puts its own prefix in front. */
+  readonly name: string;
+  readonly points: number;
+  readonly duration: number;
+  readonly blockDuration: number;
+}
+
 /**
- * A rate-limit counter kept by rate-limiter-flexible in the same store: `points` per `windowMs`,
- * blocked for `blockMs` once a take goes over.
+ * A rate-limit counter as a store that keeps them sees it: `points` per `windowMs`, blocked for
+ * `blockMs` once a take goes over. Internal: the shape of `redeemWithBudget`.
  */
 export interface BudgetCounter {
   readonly key: string;
@@ -81,6 +91,7 @@ export interface BudgetCounter {
   readonly blockMs: number;
 }
 
+/** Internal. */
 export type BudgetedRedeemResult = RedeemResult | { readonly status: 'over_budget'; readonly counter: number; readonly msBeforeNext: number };
 
 /**
@@ -105,19 +116,37 @@ export interface TokenStore {
   /** Forgets a link and its code (its mail could not be sent). */
   delete(key: TokenKey): Promise<void>;
   /**
-   * Optional capability of a store that also holds the rate-limit counters (one Redis server): take
-   * one point of each counter, then redeem, in one atomic step; give the points back when the
-   * redeem succeeds. A counter over its points refuses before the link is read.
+   * Optional: the store lives in this process and cannot hang (the memory store). Its calls skip the
+   * deadline's timer, and no shared `secret` is required. Default: false.
    */
-  redeemWithBudget?(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult>;
+  readonly inProcess?: boolean;
+  /**
+   * Optional: the store also keeps the rate-limit counters, so every process sharing it shares the
+   * budgets. Returns a rate-limiter-flexible limiter on the store. Without it, limits are per process.
+   */
+  createLimiter?(spec: LimiterSpec): RateLimiterAbstract;
+}
+
+/**
+ * Internal capability of a store that keeps the counters in the same server as the links (one Redis,
+ * PostgreSQL): take one point of each counter, then redeem, in one atomic step; give the points back
+ * when the redeem succeeds. A counter over its points refuses before the link is read.
+ */
+export interface BudgetedRedeem {
+  redeemWithBudget(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult>;
+}
+
+export function offersBudgetedRedeem(store: TokenStore): store is TokenStore & BudgetedRedeem {
+  return typeof (store as Partial<BudgetedRedeem>).redeemWithBudget === 'function';
 }
 
 /** The methods every store must have; derived from the type, so a new one cannot be forgotten here. */
 export const REQUIRED_STORE_METHODS = ['save', 'peek', 'redeem', 'exchange', 'delete'] as const satisfies readonly Exclude<
   keyof TokenStore,
-  'redeemWithBudget'
+  OptionalCapability
 >[];
+type OptionalCapability = 'inProcess' | 'createLimiter';
 // Compile-time: the list above names every required method of TokenStore.
-type Missing = Exclude<keyof TokenStore, (typeof REQUIRED_STORE_METHODS)[number] | 'redeemWithBudget'>;
+type Missing = Exclude<keyof TokenStore, (typeof REQUIRED_STORE_METHODS)[number] | OptionalCapability>;
 const everyMethodListed: [Missing] extends [never] ? true : never = true;
 void everyMethodListed;

@@ -1,4 +1,5 @@
 // In-process token store: the embedded default for a single Node process.
+import { DEFAULTS } from '../config/defaults.js';
 import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, dropUndefined } from '../config/checks.js';
 import type { EmailKey, ExchangeOptions, ExchangeResult, RedeemOptions, RedeemResult, SaveOptions, TokenKey, TokenRecord, TokenStore } from './contract.js';
 
@@ -36,6 +37,8 @@ let warnedAboutProduction = false;
 
 // No method awaits between reading and writing, so within one process each one is atomic.
 export class MemoryTokenStore implements TokenStore {
+  /** Lives in this process: calls need no deadline, and links die with the process (so may its secret). */
+  readonly inProcess = true;
   /** `<tag>:<id>` → link, in insertion order (oldest first). */
   readonly #links = new Map<string, Entry>();
   /** emailKey → its policy state. */
@@ -50,7 +53,7 @@ export class MemoryTokenStore implements TokenStore {
     assertWholeNumber(given.maxRecords, WHERE, 'maxRecords', 1, 100_000_000);
     assertWholeNumber(given.pruneIntervalMs, WHERE, 'pruneIntervalMs', 10, 86_400_000);
     assertOptionalFunction(given.now, WHERE, 'now');
-    this.#maxRecords = given.maxRecords ?? 100_000;
+    this.#maxRecords = given.maxRecords ?? DEFAULTS.maxRecords;
     this.#now = given.now ?? Date.now;
     // unref: a pending prune must never keep the process alive.
     this.#timer = setInterval(() => this.prune(), given.pruneIntervalMs ?? 60_000).unref();

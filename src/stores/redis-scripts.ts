@@ -1,6 +1,10 @@
-// The Lua scripts of RedisTokenStore. Each binds every ARGV to a named local first. Every key a
-// script touches carries the email's hash tag (the budget counters of `redeemWithBudget` excepted,
-// which is only offered on one server), so on Redis Cluster they all sit in one slot.
+// The Lua scripts of RedisTokenStore, and the contract between them and the TypeScript that calls
+// them: each script's keys and arguments are named once here (the caller builds its argument list
+// from the same names, and the script binds each to a local of that name), and every script answers
+// with a status from one reply table that the decoder reads too.
+//
+// Every key a script touches carries the email's hash tag (the budget counters of the budgeted
+// redeem excepted, which is only offered on one server), so on Redis Cluster they share one slot.
 //
 // Link hash `<prefix>{tag}:l:<id>`, the id being the code's keyed digest: s sealed payload, e email
 // key, t "<expires>:<retain until>" (ms in base 36; one field, as every byte counts when a link is
@@ -9,6 +13,51 @@
 // Email state `<prefix>{tag}:e:<email key>`, only once there is any: g generation (a sign-in or a
 // revoke adds one, burning every link saved before), f wrong codes. It is kept at least as long
 // as any link that compares against it can still work, so an outstanding link costs one key.
+
+/** Every status a script answers with, first in its reply. */
+export const REPLY = {
+  not_found: 0,
+  redeemed: 1,
+  already_used: 2,
+  expired: 3,
+  over_budget: 4,
+  too_late: 5,
+  saved: 6,
+  id_taken: 7,
+  wrong_code: 8,
+  found: 9,
+} as const;
+export type ReplyStatus = keyof typeof REPLY;
+const STATUS_OF = new Map<number, ReplyStatus>(Object.entries(REPLY).map(([name, value]) => [value, name as ReplyStatus]));
+
+/** The status a script answered with; an unknown number is a contract break, not a fact about a link. */
+export function replyStatus(reply: unknown): ReplyStatus {
+  const status = STATUS_OF.get(Number(Array.isArray(reply) ? reply[0] : reply));
+  if (status === undefined) throw new Error(`unexpected reply from a token script: ${String(reply)}`);
+  return status;
+}
+
+/** One script: its keys and arguments by name, in the order they are sent. */
+export interface ScriptContract<K extends string, A extends string> {
+  readonly name: string;
+  readonly keys: readonly K[];
+  readonly args: readonly A[];
+  readonly lua: string;
+}
+
+function script<K extends string, A extends string>(name: string, keys: readonly K[], args: readonly A[], body: string): ScriptContract<K, A> {
+  const bindKeys = keys.map((key, index) => `local ${key} = KEYS[${index + 1}]`).join('\n');
+  const bindArgs = args.map((arg, index) => `local ${arg} = ARGV[${index + 1}]`).join('\n');
+  const replies = Object.entries(REPLY)
+    .map(([status, value]) => `${status} = ${value}`)
+    .join(', ');
+  return { name, keys, args, lua: `${HELPERS}\nlocal REPLY = {${replies}}\n${bindKeys}\n${bindArgs}\n${body}` };
+}
+
+/** The key and argument values of one call, in the contract's order. */
+export function callArgs<K extends string, A extends string>(contract: ScriptContract<K, A>, keys: Record<K, string>, args: Record<A, string>): string[] {
+  return [...contract.keys.map((key) => keys[key]), ...contract.args.map((arg) => args[arg])];
+}
 
 // `late(deadline)`: true once Redis's own clock is past the request's deadline. A command that sat
 // in a socket buffer while Redis was frozen then writes nothing: its caller was already answered 503.
@@ -34,109 +83,140 @@ local function times(t)
   local sep = string.find(t, ':', 1, true)
   return tonumber(string.sub(t, 1, sep - 1), 36), tonumber(string.sub(t, sep + 1), 36)
 end
-local function matches(k, checks)
-  return k ~= false and k ~= nil and string.find(',' .. checks .. ',', ',' .. k .. ',', 1, true) ~= nil
+local function listed(value, list)
+  return value ~= false and value ~= nil and string.find(',' .. list .. ',', ',' .. value .. ',', 1, true) ~= nil
 end
 `;
 
-// KEYS: link, state. 0 when the id is taken by a record still retained, -1 too late, else 1.
-export const SAVE_SCRIPT = `${HELPERS}
-local sealed, emailKey, linkTimes, retainMs, check = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local revoke, now, validMs, deadline = ARGV[6], tonumber(ARGV[7], 36), tonumber(ARGV[8]), ARGV[9]
-if late(deadline) then return -1 end
-local t = redis.call('HGET', KEYS[1], 't')
-if t then
-  local _, retain = times(t)
-  if now < retain then return 0 end
-  redis.call('DEL', KEYS[1])
+// {saved}, {id_taken} when the id belongs to a record still retained, or {too_late}.
+export const SAVE = script(
+  'expressMagicLinkSave6',
+  ['linkKey', 'stateKey'],
+  ['sealed', 'emailKey', 'linkTimes', 'retainMs', 'check', 'revokeOthers', 'nowB36', 'validMs', 'deadline'],
+  `
+if late(deadline) then return {REPLY.too_late} end
+local now = tonumber(nowB36, 36)
+local existing = redis.call('HGET', linkKey, 't')
+if existing then
+  local _, retain = times(existing)
+  if now < retain then return {REPLY.id_taken} end
+  redis.call('DEL', linkKey)
 end
-local st = redis.call('HMGET', KEYS[2], 'g', 'f')
-local g, f = st[1], st[2]
-if revoke == '1' then g = tostring(redis.call('HINCRBY', KEYS[2], 'g', 1)) end
+local st = redis.call('HMGET', stateKey, 'g', 'f')
+local generation, failures = st[1], st[2]
+if revokeOthers == '1' then generation = tostring(redis.call('HINCRBY', stateKey, 'g', 1)) end
 local fields = {'s', sealed, 'e', emailKey, 't', linkTimes, 'k', check}
-if g then table.insert(fields, 'g'); table.insert(fields, g) end
-if f then table.insert(fields, 'f'); table.insert(fields, f) end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PEXPIRE', KEYS[1], retainMs)
-if g or f then keep(KEYS[2], validMs) end
-return 1`;
+if generation then table.insert(fields, 'g'); table.insert(fields, generation) end
+if failures then table.insert(fields, 'f'); table.insert(fields, failures) end
+redis.call('HSET', linkKey, unpack(fields))
+redis.call('PEXPIRE', linkKey, retainMs)
+if generation or failures then keep(stateKey, tonumber(validMs)) end
+return {REPLY.saved}`,
+);
 
-// KEYS: link. {} when absent, else {s, e, t, u or '', burnt}.
-export const PEEK_SCRIPT = `${HELPERS}
-local now, statePrefix, checks = tonumber(ARGV[1], 36), ARGV[2], ARGV[3]
-local v = redis.call('HMGET', KEYS[1], 's', 'e', 't', 'u', 'k', 'g', 'f')
-if not v[1] or not matches(v[5], checks) then return {} end
-local _, retain = times(v[3])
-if now >= retain then return {} end
-return {v[1], v[2], v[3], v[4] or '', burnt(statePrefix .. v[2], v[6], v[7]) and 1 or 0}`;
+// {not_found}, or {found, sealed, emailKey, times, usedAt or '', burnt 0/1}: a read, nothing written.
+export const PEEK = script(
+  'expressMagicLinkPeek6',
+  ['linkKey'],
+  ['nowB36', 'statePrefix', 'checks'],
+  `
+local now = tonumber(nowB36, 36)
+local v = redis.call('HMGET', linkKey, 's', 'e', 't', 'u', 'k', 'g', 'f')
+local sealed, emailKey, linkTimes, usedAt, check, generation, failures = v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+if not sealed or not listed(check, checks) then return {REPLY.not_found} end
+local _, retain = times(linkTimes)
+if now >= retain then return {REPLY.not_found} end
+return {REPLY.found, sealed, emailKey, linkTimes, usedAt or '', burnt(statePrefix .. emailKey, generation, failures) and 1 or 0}`,
+);
 
-// KEYS: link, then budget counters. Takes a point of each counter first (as rate-limiter-flexible
-// would: window on first use, blocked on the take that goes over); gives them back on success.
-// {4, counter index, pttl} over budget (the link is not read), {5} too late, {0} not found,
-// {2} already used, {3} expired or burnt, {1, s, e, t, replayed} redeemed.
-export const REDEEM_SCRIPT = `${HELPERS}
-local now, burn, statePrefix, checks, linkTtlMs = tonumber(ARGV[1], 36), ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local bindings, replayMs, deadline = ARGV[6], tonumber(ARGV[7]), ARGV[8]
-local counters = #KEYS - 1
-if late(deadline) then return {5} end
-for i = 1, counters do
-  local key, points, windowMs, blockMs = KEYS[i + 1], tonumber(ARGV[6 + i * 3]), tonumber(ARGV[7 + i * 3]), tonumber(ARGV[8 + i * 3])
-  redis.call('SET', key, 0, 'PX', windowMs, 'NX')
-  local taken = redis.call('INCR', key)
+// Keys: the link, then any budget counters. Each counter's ARGV entry past the named ones is
+// "points:windowMs:blockMs". Takes a point of each counter first (as rate-limiter-flexible would:
+// window on first use, blocked on the take that goes over) and gives them back on success.
+// {over_budget, counter index, pttl} (the link is not read), {too_late}, {not_found},
+// {already_used}, {expired} (or burnt), or {redeemed, sealed, emailKey, times, replayed 0/1}.
+export const REDEEM = script(
+  'expressMagicLinkRedeem6',
+  ['linkKey'],
+  ['nowB36', 'burnOthers', 'statePrefix', 'checks', 'linkTtlMs', 'bindings', 'replayMs', 'deadline'],
+  `
+local counterCount = #KEYS - 1
+local namedArgs = 8
+if late(deadline) then return {REPLY.too_late} end
+local now = tonumber(nowB36, 36)
+for i = 1, counterCount do
+  local counterKey = KEYS[1 + i]
+  local spec = ARGV[namedArgs + i]
+  local first = string.find(spec, ':', 1, true)
+  local second = string.find(spec, ':', first + 1, true)
+  local points = tonumber(string.sub(spec, 1, first - 1))
+  local windowMs = tonumber(string.sub(spec, first + 1, second - 1))
+  local blockMs = tonumber(string.sub(spec, second + 1))
+  redis.call('SET', counterKey, 0, 'PX', windowMs, 'NX')
+  local taken = redis.call('INCR', counterKey)
   if taken > points then
-    if blockMs > 0 and taken == points + 1 then redis.call('SET', key, taken, 'PX', blockMs) end
-    for j = 1, i - 1 do redis.call('DECR', KEYS[j + 1]) end
-    return {4, i - 1, redis.call('PTTL', key)}
+    if blockMs > 0 and taken == points + 1 then redis.call('SET', counterKey, taken, 'PX', blockMs) end
+    for j = 1, i - 1 do redis.call('DECR', KEYS[1 + j]) end
+    return {REPLY.over_budget, i - 1, redis.call('PTTL', counterKey)}
   end
 end
 local function giveBack()
-  for i = 1, counters do redis.call('DECR', KEYS[i + 1]) end
+  for i = 1, counterCount do redis.call('DECR', KEYS[1 + i]) end
 end
-local v = redis.call('HMGET', KEYS[1], 's', 'e', 't', 'u', 'k', 'g', 'f', 'b')
-if not v[1] or not matches(v[5], checks) then return {0} end
-local expires, retain = times(v[3])
-if now >= retain then return {0} end
-if v[4] then
-  if bindings ~= '' and matches(v[8], bindings) and now - tonumber(v[4], 36) <= replayMs then
+local v = redis.call('HMGET', linkKey, 's', 'e', 't', 'u', 'k', 'g', 'f', 'b')
+local sealed, emailKey, linkTimes, usedAt, check, generation, failures, boundTo = v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]
+if not sealed or not listed(check, checks) then return {REPLY.not_found} end
+local expires, retain = times(linkTimes)
+if now >= retain then return {REPLY.not_found} end
+if usedAt then
+  if bindings ~= '' and listed(boundTo, bindings) and now - tonumber(usedAt, 36) <= tonumber(replayMs) then
     giveBack()
-    return {1, v[1], v[2], v[3], 1}
+    return {REPLY.redeemed, sealed, emailKey, linkTimes, 1}
   end
-  return {2}
+  return {REPLY.already_used}
 end
-local state = statePrefix .. v[2]
-if now >= expires or burnt(state, v[6], v[7]) then return {3} end
-redis.call('HSET', KEYS[1], 'u', ARGV[1])
+local stateKey = statePrefix .. emailKey
+if now >= expires or burnt(stateKey, generation, failures) then return {REPLY.expired} end
+redis.call('HSET', linkKey, 'u', nowB36)
 if bindings ~= '' then
-  local first = string.find(bindings, ',', 1, true)
-  redis.call('HSET', KEYS[1], 'b', first and string.sub(bindings, 1, first - 1) or bindings)
+  local comma = string.find(bindings, ',', 1, true)
+  redis.call('HSET', linkKey, 'b', comma and string.sub(bindings, 1, comma - 1) or bindings)
 end
-if burn == '1' then
-  redis.call('HINCRBY', state, 'g', 1)
-  keep(state, linkTtlMs)
+if burnOthers == '1' then
+  redis.call('HINCRBY', stateKey, 'g', 1)
+  keep(stateKey, tonumber(linkTtlMs))
 end
 giveBack()
-return {1, v[1], v[2], v[3], 0}`;
+return {REPLY.redeemed, sealed, emailKey, linkTimes, 0}`,
+);
 
-// KEYS: link (by code digest), state. 1 redeemed, 2 already used, 3 dead or expired,
-// 0 wrong (counted against all the email's codes), -1 too late.
-export const EXCHANGE_SCRIPT = `${HELPERS}
-local now, burn, maxFailures, emailKey, linkTtlMs, deadline = tonumber(ARGV[1], 36), ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), ARGV[6]
-if late(deadline) then return -1 end
-local v = redis.call('HMGET', KEYS[1], 'e', 't', 'u', 'g', 'f')
+// {redeemed}, {already_used}, {expired} (dead after too many wrong tries, or expired), {wrong_code}
+// (counted against every code the email has), or {too_late}.
+export const EXCHANGE = script(
+  'expressMagicLinkExchange6',
+  ['linkKey', 'stateKey'],
+  ['nowB36', 'burnOthers', 'maxFailures', 'emailKey', 'linkTtlMs', 'deadline'],
+  `
+if late(deadline) then return {REPLY.too_late} end
+local now = tonumber(nowB36, 36)
+local v = redis.call('HMGET', linkKey, 'e', 't', 'u', 'g', 'f')
+local linkEmail, linkTimes, usedAt, generation, failures = v[1], v[2], v[3], v[4], v[5]
 local expires, retain = 0, 0
-if v[2] then expires, retain = times(v[2]) end
-if not v[1] or v[1] ~= emailKey or now >= retain then
-  redis.call('HINCRBY', KEYS[2], 'f', 1)
-  keep(KEYS[2], linkTtlMs)
-  return 0
+if linkTimes then expires, retain = times(linkTimes) end
+if not linkEmail or linkEmail ~= emailKey or now >= retain then
+  redis.call('HINCRBY', stateKey, 'f', 1)
+  keep(stateKey, tonumber(linkTtlMs))
+  return {REPLY.wrong_code}
 end
-local st = redis.call('HMGET', KEYS[2], 'g', 'f')
-if tonumber(st[2] or '0') - tonumber(v[5] or '0') >= maxFailures then return 3 end
-if v[3] then return 2 end
-if now >= expires or burnt(KEYS[2], v[4], v[5]) then return 3 end
-redis.call('HSET', KEYS[1], 'u', ARGV[1])
-if burn == '1' then
-  redis.call('HINCRBY', KEYS[2], 'g', 1)
-  keep(KEYS[2], linkTtlMs)
+local st = redis.call('HMGET', stateKey, 'g', 'f')
+if tonumber(st[2] or '0') - tonumber(failures or '0') >= tonumber(maxFailures) then return {REPLY.expired} end
+if usedAt then return {REPLY.already_used} end
+if now >= expires or burnt(stateKey, generation, failures) then return {REPLY.expired} end
+redis.call('HSET', linkKey, 'u', nowB36)
+if burnOthers == '1' then
+  redis.call('HINCRBY', stateKey, 'g', 1)
+  keep(stateKey, tonumber(linkTtlMs))
 end
-return 1`;
+return {REPLY.redeemed}`,
+);
+
+export const SCRIPTS = [SAVE, PEEK, REDEEM, EXCHANGE] as const;

@@ -3,8 +3,10 @@
 import { assertKeyPrefix, assertKnownKeys, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
 import type {
   BudgetCounter,
+  BudgetedRedeem,
   BudgetedRedeemResult,
   EmailKey,
+  LimiterSpec,
   ExchangeOptions,
   ExchangeResult,
   RedeemOptions,
@@ -14,9 +16,11 @@ import type {
   TokenRecord,
   TokenStore,
 } from './contract.js';
+import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
+import { DEFAULTS, storeDeadlines } from '../config/defaults.js';
 import { isCluster, isRedisClient, untilReady, type RedisClient } from './redis-client.js';
 import { checkDeploymentWhenReady } from './redis-deployment.js';
-import { EXCHANGE_SCRIPT, PEEK_SCRIPT, REDEEM_SCRIPT, SAVE_SCRIPT } from './redis-scripts.js';
+import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, SAVE, SCRIPTS, type ScriptContract } from './redis-scripts.js';
 
 /** Thrown when fewer replicas than asked acknowledged a redeem or exchange in time (`waitForReplicas`). */
 export class ReplicaAckError extends Error {
@@ -52,19 +56,9 @@ export interface RedisTokenStoreOptions {
   waitForReplicas?: number;
 }
 
-// Named after the script version, so stores with other prefixes on one client share the definition.
-const COMMANDS = {
-  save: ['expressMagicLinkSave5', SAVE_SCRIPT, 2],
-  peek: ['expressMagicLinkPeek5', PEEK_SCRIPT, 1],
-  redeem: ['expressMagicLinkRedeem5', REDEEM_SCRIPT, 1],
-  // The same script with the budget counters as further keys; ioredis fixes the key count per command.
-  redeem1: ['expressMagicLinkRedeemBudget1x5', REDEEM_SCRIPT, 2],
-  redeem2: ['expressMagicLinkRedeemBudget2x5', REDEEM_SCRIPT, 3],
-  exchange: ['expressMagicLinkExchange5', EXCHANGE_SCRIPT, 2],
-} as const;
-const BUDGETED = ['redeem', 'redeem1', 'redeem2'] as const;
-
-type ScriptCommand = (...keysThenArgs: string[]) => Promise<unknown>;
+type ScriptCommand = (...countThenKeysThenArgs: Array<string | number>) => Promise<unknown>;
+/** On a pipeline a defined script queues its call and returns the pipeline. */
+type QueuedScript = (...countThenKeysThenArgs: Array<string | number>) => unknown;
 
 const toBase36 = (ms: number): string => ms.toString(36);
 const fromBase36 = (text: string): number => parseInt(text, 36);
@@ -74,8 +68,26 @@ const fromTimes = (times: string): [expiresAt: number, retainUntil: number] => {
 };
 const flag = (on: boolean): string => (on ? '1' : '0');
 
+/** A rate-limiter-flexible limiter that, like the store, never hands ioredis a command while it is reconnecting. */
+class ReadyRateLimiterRedis extends RateLimiterRedis {
+  readonly #ready: () => Promise<void>;
+
+  constructor(options: ConstructorParameters<typeof RateLimiterRedis>[0], ready: () => Promise<void>) {
+    super(options);
+    this.#ready = ready;
+  }
+
+  override consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
+    return this.#ready().then(() => super.consume(key, points, options));
+  }
+
+  override reward(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
+    return this.#ready().then(() => super.reward(key, points, options));
+  }
+}
+
 /** Keeps links in Redis so that every process of an app shares them; pass an ioredis `Redis` or `Cluster`. */
-export class RedisTokenStore implements TokenStore {
+export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #readyTimeoutMs: number;
@@ -93,15 +105,24 @@ export class RedisTokenStore implements TokenStore {
     assertWholeNumber(given.readyTimeoutMs, 'RedisTokenStore', 'readyTimeoutMs', 0, 60_000);
     assertWholeNumber(given.writeDeadlineMs, 'RedisTokenStore', 'writeDeadlineMs', 1, 60_000);
     this.#client = client;
-    this.#prefix = given.keyPrefix ?? 'ml:';
-    this.#readyTimeoutMs = given.readyTimeoutMs ?? 500;
-    this.#writeDeadlineMs = given.writeDeadlineMs ?? 800;
-    this.#replicas = given.waitForReplicas ?? 0;
+    const deadlines = storeDeadlines(DEFAULTS.storeTimeoutMs);
+    this.#prefix = given.keyPrefix ?? DEFAULTS.keyPrefix;
+    this.#readyTimeoutMs = given.readyTimeoutMs ?? deadlines.readyTimeoutMs;
+    this.#writeDeadlineMs = given.writeDeadlineMs ?? deadlines.writeDeadlineMs;
+    this.#replicas = given.waitForReplicas ?? DEFAULTS.waitForReplicas;
     // Budget counters live under other hash tags: one script may not touch them on a Cluster.
     if (isCluster(client)) this.redeemWithBudget = undefined;
     checkDeploymentWhenReady(client);
-    // defineCommand loads each script once and runs it by SHA (EVALSHA, EVAL after a NOSCRIPT).
-    for (const [name, lua, numberOfKeys] of Object.values(COMMANDS)) client.defineCommand(name, { numberOfKeys, lua });
+    // defineCommand loads each script once and runs it by SHA (EVALSHA, EVAL after a NOSCRIPT). No
+    // fixed key count: each call says its own, so one definition serves with or without counters.
+    for (const { name, lua } of SCRIPTS) client.defineCommand(name, { lua } as { numberOfKeys: number; lua: string });
+  }
+
+  /** Budgets in the same Redis: every process sharing it shares them. One key per call, so a Cluster works. */
+  createLimiter({ name, points, duration, blockDuration }: LimiterSpec): RateLimiterRedis {
+    const options = { keyPrefix: `${this.#prefix}rl:${name}`, points, duration, blockDuration, storeClient: this.#client };
+    // rejectIfRedisNotReady: fail at once during an outage instead of queueing behind a reconnect.
+    return new ReadyRateLimiterRedis({ ...options, rejectIfRedisNotReady: true }, () => untilReady(this.#client, this.#readyTimeoutMs));
   }
 
   /** The Redis key of a link: the `{tag}` hash tag keeps one email's keys in one cluster slot. */
@@ -111,29 +132,34 @@ export class RedisTokenStore implements TokenStore {
 
   async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
     // Redis expires the key on its own clock; `t` keeps the app's notion of the same moment.
-    const saved = await this.#run(
-      'save',
-      this.keyOf(key),
-      this.#stateKey(key.tag, record.emailKey),
-      record.sealed,
-      record.emailKey,
-      `${toBase36(record.expiresAt)}:${toBase36(record.retainUntil)}`,
-      String(Math.max(1, record.retainUntil - now)),
-      key.check,
-      flag(revokeOthers),
-      toBase36(now),
-      String(Math.max(1, record.expiresAt - now)),
-      this.#deadline(),
+    const reply = await this.#run(
+      SAVE,
+      { linkKey: this.keyOf(key), stateKey: this.#stateKey(key.tag, record.emailKey) },
+      {
+        sealed: record.sealed,
+        emailKey: record.emailKey,
+        linkTimes: `${toBase36(record.expiresAt)}:${toBase36(record.retainUntil)}`,
+        retainMs: String(Math.max(1, record.retainUntil - now)),
+        check: key.check,
+        revokeOthers: flag(revokeOthers),
+        nowB36: toBase36(now),
+        validMs: String(Math.max(1, record.expiresAt - now)),
+        deadline: this.#deadline(),
+      },
     );
-    if (Number(saved) === -1) throw new StoreDeadlineError();
-    return Number(saved) === 1;
+    const status = replyStatus(reply);
+    if (status === 'too_late') throw new StoreDeadlineError();
+    return status === 'saved';
   }
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
-    const reply = (await this.#run('peek', this.keyOf(key), toBase36(now), this.#statePrefix(key.tag), checksOf(key))) as
-      [string, string, string, string, number] | [];
-    if (reply.length === 0) return null;
-    const [sealed, emailKey, times, used, burnt] = reply;
+    const reply = (await this.#run(
+      PEEK,
+      { linkKey: this.keyOf(key) },
+      { nowB36: toBase36(now), statePrefix: this.#statePrefix(key.tag), checks: checksOf(key) },
+    )) as [number, string, string, string, string, number];
+    if (replyStatus(reply) !== 'found') return null;
+    const [, sealed, emailKey, times, used, burnt] = reply;
     const usedAt = used ? fromBase36(used) : null;
     const [expiresAt, retainUntil] = fromTimes(times);
     // A burnt link stopped working when the email signed in elsewhere: it reads as expired now.
@@ -156,62 +182,71 @@ export class RedisTokenStore implements TokenStore {
 
   async #redeem(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult> {
     const { now, burnOthers, linkTtlMs, bindings = [], replayWindowMs = 0 } = options;
-    if (counters.length >= BUDGETED.length) throw new TypeError(`redeemWithBudget takes at most ${BUDGETED.length - 1} counters`);
-    const args = [
-      toBase36(now),
-      flag(burnOthers),
-      this.#statePrefix(key.tag),
-      checksOf(key),
-      String(linkTtlMs),
-      bindings.join(','),
-      String(replayWindowMs),
-      this.#deadline(),
-      ...counters.flatMap((counter) => [String(counter.points), String(counter.windowMs), String(counter.blockMs)]),
-    ];
-    const reply = (await this.#runDurable(BUDGETED[counters.length]!, this.keyOf(key), ...counters.map((counter) => counter.key), ...args)) as [
+    const args = callArgs(
+      REDEEM,
+      { linkKey: this.keyOf(key) },
+      {
+        nowB36: toBase36(now),
+        burnOthers: flag(burnOthers),
+        statePrefix: this.#statePrefix(key.tag),
+        checks: checksOf(key),
+        linkTtlMs: String(linkTtlMs),
+        bindings: bindings.join(','),
+        replayMs: String(replayWindowMs),
+        deadline: this.#deadline(),
+      },
+    );
+    // The counters ride behind the named keys and arguments: their keys after the link's, their specs after the arguments.
+    const [linkKey, ...named] = args;
+    const counterKeys = counters.map((counter) => counter.key);
+    const specs = counters.map((counter) => `${counter.points}:${counter.windowMs}:${counter.blockMs}`);
+    const reply = (await this.#send(true, REDEEM.name, 1 + counters.length, linkKey!, ...counterKeys, ...named, ...specs)) as [
       number,
-      (string | number)?,
-      (string | number)?,
-      string?,
-      number?,
+      ...Array<string | number>,
     ];
-    switch (reply[0]) {
-      case 1: {
-        const [expiresAt, retainUntil] = fromTimes(reply[3]!);
-        const record = { sealed: String(reply[1]), emailKey: String(reply[2]), expiresAt, retainUntil, usedAt: now };
-        return reply[4] === 1 ? { status: 'redeemed', record, replayed: true } : { status: 'redeemed', record };
+    switch (replyStatus(reply)) {
+      case 'redeemed': {
+        const [, sealed, emailKey, times, replayed] = reply;
+        const [expiresAt, retainUntil] = fromTimes(String(times));
+        const record = { sealed: String(sealed), emailKey: String(emailKey), expiresAt, retainUntil, usedAt: now };
+        return replayed === 1 ? { status: 'redeemed', record, replayed: true } : { status: 'redeemed', record };
       }
-      case 2:
+      case 'already_used':
         return { status: 'already_used' };
-      case 3:
+      case 'expired':
         return { status: 'expired' };
-      case 4:
+      case 'over_budget':
         return { status: 'over_budget', counter: Number(reply[1]), msBeforeNext: Math.max(0, Number(reply[2])) };
-      case 5:
+      case 'too_late':
         throw new StoreDeadlineError();
-      default:
+      case 'not_found':
         return { status: 'not_found' };
+      case 'found':
+      case 'saved':
+      case 'id_taken':
+      case 'wrong_code':
+        throw new Error(`unexpected reply from the redeem script: ${String(reply[0])}`);
     }
   }
 
   async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
-    const reply = Number(
-      await this.#runDurable(
-        'exchange',
-        this.keyOf({ tag: email.tag, id: codeDigest }),
-        this.#stateKey(email.tag, email.digest),
-        toBase36(now),
-        flag(burnOthers),
-        String(maxFailures),
-        email.digest,
-        String(linkTtlMs),
-        this.#deadline(),
-      ),
+    const reply = await this.#run(
+      EXCHANGE,
+      { linkKey: this.keyOf({ tag: email.tag, id: codeDigest }), stateKey: this.#stateKey(email.tag, email.digest) },
+      {
+        nowB36: toBase36(now),
+        burnOthers: flag(burnOthers),
+        maxFailures: String(maxFailures),
+        emailKey: email.digest,
+        linkTtlMs: String(linkTtlMs),
+        deadline: this.#deadline(),
+      },
+      true,
     );
-    if (reply === -1) throw new StoreDeadlineError();
-    if (reply === 1) return { status: 'redeemed' };
-    if (reply === 2) return { status: 'already_used' };
-    return { status: 'not_found', wrong: reply === 0 };
+    const status = replyStatus(reply);
+    if (status === 'too_late') throw new StoreDeadlineError();
+    if (status === 'redeemed' || status === 'already_used') return { status };
+    return { status: 'not_found', wrong: status === 'wrong_code' };
   }
 
   async delete(key: TokenKey): Promise<void> {
@@ -232,24 +267,31 @@ export class RedisTokenStore implements TokenStore {
     return `${this.#statePrefix(tag)}${emailKey}`;
   }
 
+  /** Runs a script by its contract; `durable` writes wait for `waitForReplicas` replicas first. */
+  #run<K extends string, A extends string>(
+    contract: ScriptContract<K, A>,
+    keys: Record<K, string>,
+    args: Record<A, string>,
+    durable = false,
+  ): Promise<unknown> {
+    return this.#send(durable, contract.name, contract.keys.length, ...callArgs(contract, keys, args));
+  }
+
   /** A write that must reach `waitForReplicas` replicas before it counts: the script and WAIT in one round trip. */
-  async #runDurable(command: keyof typeof COMMANDS, ...keysThenArgs: string[]): Promise<unknown> {
-    if (this.#replicas === 0) return this.#run(command, ...keysThenArgs);
+  async #send(durable: boolean, command: string, keyCount: number, ...keysThenArgs: string[]): Promise<unknown> {
     await untilReady(this.#client, this.#readyTimeoutMs);
+    if (!durable || this.#replicas === 0) {
+      const run = (this.#client as unknown as Record<string, ScriptCommand>)[command]!;
+      return run.call(this.#client, keyCount, ...keysThenArgs);
+    }
     const pipeline = this.#client.pipeline();
-    (pipeline as unknown as Record<string, (...args: string[]) => unknown>)[COMMANDS[command][0]]!.apply(pipeline, keysThenArgs);
+    (pipeline as unknown as Record<string, QueuedScript>)[command]!.call(pipeline, keyCount, ...keysThenArgs);
     const results = await pipeline.wait(this.#replicas, Math.max(1, Math.floor(this.#writeDeadlineMs / 2))).exec();
     const [scriptError, reply] = results?.[0] ?? [new Error('the pipeline was not run'), null];
     if (scriptError) throw scriptError;
     const acknowledged = Number(results?.[1]?.[1] ?? 0);
     if (acknowledged < this.#replicas) throw new ReplicaAckError(this.#replicas, acknowledged);
     return reply;
-  }
-
-  async #run(command: keyof typeof COMMANDS, ...keysThenArgs: string[]): Promise<unknown> {
-    await untilReady(this.#client, this.#readyTimeoutMs);
-    const run = (this.#client as unknown as Record<string, ScriptCommand>)[COMMANDS[command][0]]!;
-    return run.apply(this.#client, keysThenArgs);
   }
 }
 

@@ -5,16 +5,7 @@ import type { MagicLinkOptions } from '../../src/index.js';
 
 const required = { baseUrl: 'https://app.example.com', mailer: { send: async () => undefined } };
 const comparable = (options: MagicLinkOptions) => {
-  const {
-    store: _store,
-    secrets: _secrets,
-    mailer: _mailer,
-    onError: _onError,
-    passport: _passport,
-    publicUser: _publicUser,
-    now: _now,
-    ...rest
-  } = normalizeOptions(options);
+  const { store: _store, secrets: _secrets, mailer: _mailer, onError: _onError, publicUser: _publicUser, now: _now, ...rest } = normalizeOptions(options);
   return JSON.parse(JSON.stringify({ ...rest, baseUrl: rest.baseUrl.href })) as unknown;
 };
 

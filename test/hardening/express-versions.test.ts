@@ -19,7 +19,7 @@ const VERSIONS: Array<[string, ExpressFactory]> = [
 function buildApp(express: ExpressFactory) {
   const outbox: string[] = [];
   const passport = new Passport();
-  const magicLink = new MagicLink({ baseUrl: 'http://app.test', mailer: { send: async (m) => void outbox.push(m.url) }, passport });
+  const magicLink = new MagicLink({ baseUrl: 'http://app.test', mailer: { send: async (m) => void outbox.push(m.url) } });
   passport.use(new MagicLinkStrategy({ magicLink }, async (email) => ({ email })));
   passport.serializeUser((user, done) => done(null, user));
   passport.deserializeUser((user: Express.User, done) => done(null, user));

@@ -68,7 +68,6 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     baseUrl: BASE_URL,
     mailer: { send: async (message) => void outbox.push(message) },
     now: clock.now,
-    passport,
     secret: TEST_SECRET,
     onError: (error) => void reported.push(error),
     ...magicLinkOptions,

@@ -1,0 +1,46 @@
+// Signing a person into the app's session: the handlers' last step after the service said yes.
+// Passport's `req.logIn` (from `passport.session()`) regenerates the session, so a planted id never
+// becomes signed in; the session also remembers whose link signed it in, for the confirm page.
+import type { Request } from 'express';
+import { MagicLinkError } from '../errors.js';
+import type { MagicLinkAuthInfo } from '../types.js';
+import { warnOnce } from '../warnings.js';
+
+/** Where the session remembers whose link signed it in (a keyed digest), for the confirm page's "way on". */
+const SESSION_EMAIL_KEY = 'magicLinkEmailDigest';
+
+// express-session's types are the app's business; the library only reads and writes one key.
+function sessionOf(req: Request): Record<string, unknown> | undefined {
+  return (req as unknown as { session?: Record<string, unknown> }).session;
+}
+
+/** Session sign-in needs express-session in front (and Passport's req.logIn). */
+export function hasSession(req: Request): boolean {
+  const session = sessionOf(req);
+  return typeof session === 'object' && session !== null && typeof req.logIn === 'function';
+}
+
+/** A handler mounted without express-session: refused before anything is redeemed, logged once with the fix. */
+export function missingSession(handler: string): MagicLinkError {
+  const fix = `\`${handler}\` signs the user into a session, but the request has none: mount express-session and \`passport.session()\` before it. No link was spent.`;
+  warnOnce('EXPRESS_MAGIC_LINK_NO_SESSION', fix);
+  return new MagicLinkError('internal_error', { cause: new Error(fix) });
+}
+
+/** Logs the user into the session (regenerating it) and remembers whose link it was. */
+export async function logIn(req: Request, user: Express.User, info: MagicLinkAuthInfo): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => req.logIn(user, (error?: unknown) => (error ? reject(error) : resolve())));
+  } catch (error) {
+    throw new MagicLinkError('internal_error', { cause: error });
+  }
+  const session = sessionOf(req);
+  if (session) session[SESSION_EMAIL_KEY] = info.emailDigest;
+}
+
+/** The digest of the email whose link signed this session in, while it is still signed in. */
+export function signedInEmailDigest(req: Request): string | undefined {
+  if (typeof req.isAuthenticated !== 'function' || !req.isAuthenticated()) return undefined;
+  const value = sessionOf(req)?.[SESSION_EMAIL_KEY];
+  return typeof value === 'string' ? value : undefined;
+}

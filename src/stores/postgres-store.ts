@@ -1,0 +1,395 @@
+// Token store on PostgreSQL (node-postgres): one row per link, one per address once it has policy
+// state, and the rate-limit counters, all in the app's own database. Every operation is one
+// statement (a function from postgres-schema.ts); statements are unnamed, so PgBouncer in
+// transaction mode works. No DDL at request time: run `migrate()` (or schema.sql) first.
+import { RateLimiterPostgres, RateLimiterRes, type RateLimiterStoreAbstract } from 'rate-limiter-flexible';
+import { DEFAULTS, storeDeadlines } from '../config/defaults.js';
+import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
+import { warnOnce } from '../warnings.js';
+import type {
+  BudgetCounter,
+  BudgetedRedeem,
+  BudgetedRedeemResult,
+  EmailKey,
+  ExchangeOptions,
+  ExchangeResult,
+  LimiterSpec,
+  RedeemOptions,
+  RedeemResult,
+  SaveOptions,
+  TokenKey,
+  TokenRecord,
+  TokenStore,
+} from './contract.js';
+import { guardPoolErrors, isPostgresClient, type PostgresClient } from './postgres-client.js';
+import { postgresSchema, SCHEMA_VERSION, TABLE_PREFIX_SHAPE } from './postgres-schema.js';
+
+export interface PostgresTokenStoreOptions {
+  /** Prefix of every table and function name (lower-case letters, digits, `_`). Default `magic_link_`. */
+  tablePrefix?: string;
+  /**
+   * A write that reaches PostgreSQL later than this after it was sent changes nothing (its caller
+   * has been answered by then); the server compares it with its own clock. Default `800`.
+   */
+  writeDeadlineMs?: number;
+  /** Accepted for symmetry with the Redis store; node-postgres queues a query until a connection is free. */
+  readyTimeoutMs?: number;
+  /**
+   * `synchronous_commit` for every write, e.g. `remote_apply`: a sign-in is answered only once a
+   * synchronous standby has applied it, so it survives a failover. Default: the server's setting.
+   */
+  synchronousCommit?: 'on' | 'remote_write' | 'remote_apply';
+  /** How often rows past their retention are pruned (by one process at a time). `0` turns it off. Default `60000`. */
+  pruneIntervalMs?: number;
+  /** Rows deleted per table per prune statement. Default `1000`. */
+  pruneBatchSize?: number;
+  /** The app's clock in ms, against which the offset to the server's clock is measured. Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** Thrown when a statement refused to write because it reached the server after its deadline. */
+export class StoreDeadlineError extends Error {
+  constructor() {
+    super('the store call reached PostgreSQL after its deadline; it changed nothing');
+    this.name = 'StoreDeadlineError';
+  }
+}
+
+const WHERE = 'PostgresTokenStore';
+const DEADLINE_CODE = 'P0M01';
+const MISSING_SCHEMA_CODES = new Set(['42P01', '42883']);
+/** Offsets closer than this to the one in use are noise: keep the one in use. */
+const OFFSET_NOISE_MS = 50;
+
+type Query = <Row>(text: string, values: unknown[]) => Promise<Row[]>;
+
+// rate-limiter-flexible's types declare RateLimiterStoreAbstract, but its entry does not export it at
+// run time; its own PostgreSQL limiter extends it, so that is where the class is found.
+const StoreLimiter = Object.getPrototypeOf(RateLimiterPostgres) as typeof RateLimiterStoreAbstract;
+
+/**
+ * Rate-limit counters in the store's table, windowed on the server's clock, with unnamed statements
+ * and no table made at run time (rate-limiter-flexible's own PostgreSQL limiter does neither).
+ */
+class PostgresRateLimiter extends StoreLimiter {
+  readonly #query: Query;
+  readonly #table: string;
+  readonly #clock: string;
+
+  constructor(spec: LimiterSpec, client: PostgresClient, query: Query, prefix: string) {
+    super({ keyPrefix: spec.name, points: spec.points, duration: spec.duration, blockDuration: spec.blockDuration, storeClient: client });
+    this.#query = query;
+    this.#table = `${prefix}limits`;
+    this.#clock = `${prefix}clock()`;
+  }
+
+  _upsert(rlKey: string, points: number, msDuration: number, forceExpire = false): Promise<Array<{ points: number; ms_before_next: string | null }>> {
+    const c = this.#clock;
+    const fresh = `CASE WHEN $3::bigint > 0 THEN ${c} + $3::bigint END`;
+    return this.#query(
+      `INSERT INTO ${this.#table} AS r (key, points, expire_at) VALUES ($1, $2, ${fresh})
+       ON CONFLICT (key) DO UPDATE SET
+         points = CASE WHEN $4::boolean OR r.expire_at <= ${c} THEN $2 ELSE r.points + $2 END,
+         expire_at = CASE WHEN $4::boolean OR r.expire_at <= ${c} THEN ${fresh} ELSE r.expire_at END
+       RETURNING r.points, r.expire_at - ${c} AS ms_before_next`,
+      [rlKey, points, msDuration, forceExpire],
+    );
+  }
+
+  _get(rlKey: string): Promise<Array<{ points: number; ms_before_next: string | null }> | null> {
+    const c = this.#clock;
+    return this.#query<{ points: number; ms_before_next: string | null }>(
+      `SELECT points, expire_at - ${c} AS ms_before_next FROM ${this.#table} WHERE key = $1 AND (expire_at > ${c} OR expire_at IS NULL)`,
+      [rlKey],
+    ).then((rows) => (rows.length === 0 ? null : rows));
+  }
+
+  _delete(rlKey: string): Promise<boolean> {
+    return this.#query(`DELETE FROM ${this.#table} WHERE key = $1 RETURNING key`, [rlKey]).then((rows) => rows.length > 0);
+  }
+
+  _getRateLimiterRes(_rlKey: string, changedPoints: number, rows: Array<{ points: number; ms_before_next: string | null }>): RateLimiterRes {
+    const row = rows[0]!;
+    const consumed = Number(row.points);
+    const msBeforeNext = row.ms_before_next === null ? -1 : Math.max(0, Number(row.ms_before_next));
+    return new RateLimiterRes(Math.max(this.points - consumed, 0), msBeforeNext, consumed, changedPoints === consumed);
+  }
+}
+
+interface RedeemRow {
+  o_status: 'over_budget' | 'not_found' | 'already_used' | 'expired' | 'redeemed';
+  o_sealed: string | null;
+  o_email_key: string | null;
+  o_expires_at: string | null;
+  o_retain_until: string | null;
+  o_replayed: boolean | null;
+  o_counter: number | null;
+  o_ms_before_next: string | null;
+  clock: string;
+}
+
+/**
+ * Keeps links and limits in PostgreSQL so that every process of an app shares them; pass a
+ * node-postgres `Pool`. Time decisions are made on the server's clock: the store measures its
+ * offset from the app's clock on every reply and sends times already corrected by it.
+ */
+export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
+  readonly #client: PostgresClient;
+  readonly #prefix: string;
+  readonly #writeDeadlineMs: number;
+  readonly #synchronous: string | null;
+  readonly #clock: () => number;
+  readonly #pruneBatch: number;
+  readonly #timer: NodeJS.Timeout | undefined;
+  /** Server clock minus app clock, as measured from the fastest recent round trip. */
+  #offset = 0;
+  #schemaChecked = false;
+
+  constructor(client: PostgresClient, options: PostgresTokenStoreOptions = {}) {
+    if (!isPostgresClient(client)) {
+      throw new TypeError(`\`${WHERE}\` needs a node-postgres \`Pool\` (\`new pg.Pool({ connectionString })\`); got ${describe(client)}.`);
+    }
+    const given = dropUndefined(options, WHERE);
+    assertKnownKeys(given, ['tablePrefix', 'writeDeadlineMs', 'readyTimeoutMs', 'synchronousCommit', 'pruneIntervalMs', 'pruneBatchSize', 'clock'], WHERE);
+    if (given.tablePrefix !== undefined && (typeof given.tablePrefix !== 'string' || !TABLE_PREFIX_SHAPE.test(given.tablePrefix))) {
+      throw new TypeError(
+        `\`${WHERE}\` option \`tablePrefix\` must be lower-case letters, digits and \`_\` (it is written into SQL), such as "auth_"; got ${describe(given.tablePrefix)}.`,
+      );
+    }
+    assertWholeNumber(given.writeDeadlineMs, WHERE, 'writeDeadlineMs', 1, 60_000);
+    assertWholeNumber(given.readyTimeoutMs, WHERE, 'readyTimeoutMs', 0, 60_000);
+    assertWholeNumber(given.pruneIntervalMs, WHERE, 'pruneIntervalMs', 0, 86_400_000);
+    assertWholeNumber(given.pruneBatchSize, WHERE, 'pruneBatchSize', 1, 1_000_000);
+    assertOptionalFunction(given.clock, WHERE, 'clock');
+    const sync = given.synchronousCommit;
+    if (sync !== undefined && sync !== 'on' && sync !== 'remote_write' && sync !== 'remote_apply') {
+      throw new TypeError(`\`${WHERE}\` option \`synchronousCommit\` must be "on", "remote_write" or "remote_apply"; got ${describe(sync)}.`);
+    }
+    this.#client = client;
+    this.#prefix = given.tablePrefix ?? DEFAULTS.tablePrefix;
+    this.#writeDeadlineMs = given.writeDeadlineMs ?? storeDeadlines(DEFAULTS.storeTimeoutMs).writeDeadlineMs;
+    this.#synchronous = sync ?? null;
+    this.#clock = given.clock ?? Date.now;
+    this.#pruneBatch = given.pruneBatchSize ?? 1000;
+    // An idle client that dies (a restart, pg_terminate_backend) must not take the process with it.
+    guardPoolErrors(client, () => undefined);
+    const interval = given.pruneIntervalMs ?? 60_000;
+    // unref: a pending prune must never keep the process alive.
+    if (interval > 0) this.#timer = setInterval(() => void this.prune().catch(() => undefined), interval).unref();
+  }
+
+  /** The SQL that creates this store's tables and functions (what `migrate()` runs). */
+  get schema(): string {
+    return postgresSchema(this.#prefix);
+  }
+
+  async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
+    const d = this.#offset;
+    const [row] = await this.#call<{ status: string }>(`${this.#prefix}save($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS status`, [
+      idOf(key.tag, key.id),
+      key.check,
+      record.sealed,
+      record.emailKey,
+      record.expiresAt + d,
+      record.retainUntil + d,
+      now + d,
+      revokeOthers,
+      this.#deadline(),
+      this.#synchronous,
+    ]);
+    return row!.status === 'saved';
+  }
+
+  async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
+    const p = this.#prefix;
+    const d = this.#offset;
+    const rows = await this.#call<{ sealed: string; email_key: string; expires_at: string; retain_until: string; used_at: string | null; burnt: boolean }>(
+      `l.sealed, l.email_key, l.expires_at, l.retain_until, l.used_at, (l.generation <> s.generation OR s.failures < l.failures) AS burnt
+       FROM ${p}links l, ${p}state(l.email_key, $3) s WHERE l.id = $1 AND l.check_digest = ANY ($2) AND l.retain_until > $3`,
+      [idOf(key.tag, key.id), checksOf(key), now + d],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const usedAt = row.used_at === null ? null : Number(row.used_at) - d;
+    const expiresAt = Number(row.expires_at) - d;
+    // A burnt link stopped working when the email signed in elsewhere: it reads as expired now.
+    return {
+      sealed: row.sealed,
+      emailKey: row.email_key,
+      expiresAt: usedAt === null && row.burnt && now < expiresAt ? now : expiresAt,
+      retainUntil: Number(row.retain_until) - d,
+      usedAt,
+    };
+  }
+
+  redeem(key: TokenKey, options: RedeemOptions): Promise<RedeemResult> {
+    return this.redeemWithBudget(key, options, []) as Promise<RedeemResult>;
+  }
+
+  /** Takes a point of each budget counter, then redeems, in one statement: a verify is one round trip. */
+  async redeemWithBudget(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult> {
+    const { now, burnOthers, linkTtlMs, bindings = [], replayWindowMs = 0 } = options;
+    const d = this.#offset;
+    const [row] = await this.#call<RedeemRow>(`* FROM ${this.#prefix}redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, [
+      idOf(key.tag, key.id),
+      checksOf(key),
+      now + d,
+      burnOthers,
+      linkTtlMs,
+      bindings,
+      replayWindowMs,
+      this.#deadline(),
+      this.#synchronous,
+      counters.map((counter) => counter.key),
+      counters.map((counter) => counter.points),
+      counters.map((counter) => counter.windowMs),
+      counters.map((counter) => counter.blockMs),
+    ]);
+    const result = row!;
+    switch (result.o_status) {
+      case 'over_budget':
+        return { status: 'over_budget', counter: Number(result.o_counter), msBeforeNext: Math.max(0, Number(result.o_ms_before_next)) };
+      case 'redeemed': {
+        const record = {
+          sealed: result.o_sealed!,
+          emailKey: result.o_email_key!,
+          expiresAt: Number(result.o_expires_at) - d,
+          retainUntil: Number(result.o_retain_until) - d,
+          usedAt: now,
+        };
+        return result.o_replayed ? { status: 'redeemed', record, replayed: true } : { status: 'redeemed', record };
+      }
+      case 'not_found':
+      case 'already_used':
+      case 'expired':
+        return { status: result.o_status };
+    }
+  }
+
+  async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
+    const [row] = await this.#call<{ status: string }>(`${this.#prefix}exchange($1, $2, $3, $4, $5, $6, $7, $8) AS status`, [
+      idOf(email.tag, codeDigest),
+      email.digest,
+      now + this.#offset,
+      burnOthers,
+      maxFailures,
+      linkTtlMs,
+      this.#deadline(),
+      this.#synchronous,
+    ]);
+    const status = row!.status;
+    if (status === 'redeemed' || status === 'already_used') return { status };
+    return { status: 'not_found', wrong: status === 'wrong_code' };
+  }
+
+  async delete(key: TokenKey): Promise<void> {
+    await this.#query(`DELETE FROM ${this.#prefix}links WHERE id = $1`, [idOf(key.tag, key.id)]);
+  }
+
+  /** Budgets in the same database: every process sharing it shares them, windowed on the server's clock. */
+  createLimiter(spec: LimiterSpec): RateLimiterStoreAbstract {
+    return new PostgresRateLimiter(spec, this.#client, (text, values) => this.#query(text, values), this.#prefix);
+  }
+
+  /**
+   * Deletes rows past their retention in batches, by one process at a time (an advisory lock):
+   * returns how many links went, or 0 when another process is pruning. Runs on a timer too; a cron
+   * job may call it instead (`pruneIntervalMs: 0`).
+   */
+  async prune(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const [row] = await this.#query<{ removed: number }>(`SELECT ${this.#prefix}prune(${this.#prefix}clock(), $1) AS removed`, [this.#pruneBatch]);
+      const batch = Number(row?.removed ?? -1);
+      if (batch <= 0) return removed;
+      removed += batch;
+      if (batch < this.#pruneBatch) return removed;
+    }
+  }
+
+  /** Stops the prune timer (the pool is the app's to end). */
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** The latest moment, on the server's clock, at which this call may still write. */
+  #deadline(): number {
+    return this.#clock() + this.#offset + this.#writeDeadlineMs;
+  }
+
+  /** One function call, with the server's clock read in the same statement to keep the offset measured. */
+  async #call<Row>(select: string, values: unknown[]): Promise<Row[]> {
+    const sentAt = this.#clock();
+    const rows = await this.#query<Row & { clock?: string }>(`SELECT ${select}, ${this.#prefix}clock() AS clock`, values);
+    const clock = Number(rows[0]?.clock);
+    if (Number.isFinite(clock)) this.#measure(clock, sentAt, this.#clock());
+    return rows;
+  }
+
+  /**
+   * Keeps the server-minus-app offset: the server read its clock somewhere in the round trip, so
+   * the sample is good to within half of it. Jitter below the noise floor keeps the offset in use,
+   * so the times one process writes and reads back stay exact.
+   */
+  #measure(serverClock: number, sentAt: number, receivedAt: number): void {
+    const sample = serverClock - Math.round((sentAt + receivedAt) / 2);
+    if (Math.abs(sample - this.#offset) > Math.max(OFFSET_NOISE_MS, receivedAt - sentAt)) this.#offset = sample;
+  }
+
+  async #query<Row>(text: string, values: unknown[]): Promise<Row[]> {
+    try {
+      const result = await this.#client.query<Row>(text, values);
+      if (!this.#schemaChecked) void this.#checkSchema();
+      return result.rows;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === DEADLINE_CODE) throw new StoreDeadlineError();
+      if (typeof code === 'string' && MISSING_SCHEMA_CODES.has(code)) {
+        warnOnce(
+          'EXPRESS_MAGIC_LINK_POSTGRES_SCHEMA',
+          `The express-magic-link tables (prefix "${this.#prefix}") are missing: run \`await migrate(pool)\` once before serving, or apply the package's schema.sql. Sign-ins answer 503 until then.`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Once: the schema version matches, and a synchronous commit has a standby to wait for. */
+  async #checkSchema(): Promise<void> {
+    this.#schemaChecked = true;
+    try {
+      const { rows } = await this.#client.query<{ value: string }>(`SELECT value FROM ${this.#prefix}meta WHERE name = 'schema_version'`);
+      if (rows[0]?.value !== String(SCHEMA_VERSION)) {
+        warnOnce(
+          'EXPRESS_MAGIC_LINK_POSTGRES_SCHEMA_VERSION',
+          `The express-magic-link schema in the database is version ${rows[0]?.value ?? 'unknown'}, this package needs ${SCHEMA_VERSION}: run \`await migrate(pool)\`.`,
+        );
+      }
+      if (this.#synchronous === 'remote_write' || this.#synchronous === 'remote_apply') {
+        const standby = await this.#client.query<{ synchronous_standby_names: string }>('SHOW synchronous_standby_names');
+        if (!standby.rows[0]?.synchronous_standby_names) {
+          warnOnce(
+            'EXPRESS_MAGIC_LINK_POSTGRES_NO_SYNC_STANDBY',
+            `\`synchronousCommit: '${this.#synchronous}'\` is set, but the server has no \`synchronous_standby_names\`: commits do not wait for any standby, so a failover can forget answered sign-ins.`,
+          );
+        }
+      }
+    } catch {
+      // Best effort: a permission or a passing fault must not fail a request.
+    }
+  }
+}
+
+/** Creates (or brings up to date) the store's tables and functions, in one transaction; safe to run again. */
+export async function migrate(client: PostgresClient, options: { tablePrefix?: string } = {}): Promise<void> {
+  const prefix = options.tablePrefix ?? DEFAULTS.tablePrefix;
+  // A multi-statement query without parameters runs as one implicit transaction: all or nothing, and
+  // under a lock, so processes starting together do not race.
+  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('${prefix}migrate', 0));\n${postgresSchema(prefix)}`);
+}
+
+const idOf = (tag: string, id: string): string => `${tag}:${id}`;
+
+function checksOf(key: TokenKey): string[] {
+  return [key.check, ...(key.formerChecks ?? [])];
+}
