@@ -312,6 +312,8 @@ function defaultStore(given: Partial<MagicLinkOptions>, storeTimeoutMs: number):
     const waitForReplicas = given.waitForReplicas ?? DEFAULTS.waitForReplicas;
     return new RedisTokenStore(given.redis, { keyPrefix: given.keyPrefix ?? DEFAULTS.keyPrefix, ...deadlines, waitForReplicas });
   }
-  if (given.postgres) return new PostgresTokenStore(given.postgres, { tablePrefix: given.tablePrefix ?? DEFAULTS.tablePrefix, ...deadlines });
+  // The store measures its offset to the server's clock against the app's own clock: the same one.
+  const clock = given.now ?? Date.now;
+  if (given.postgres) return new PostgresTokenStore(given.postgres, { tablePrefix: given.tablePrefix ?? DEFAULTS.tablePrefix, ...deadlines, clock });
   return new MemoryTokenStore();
 }

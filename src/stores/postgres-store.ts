@@ -185,7 +185,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
 
   async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
     const d = this.#offset;
-    const [row] = await this.#call<{ status: string }>(`${this.#prefix}save($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS status`, [
+    const [row] = await this.#call<{ status: string }>(`${this.#prefix}save($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS status`, '', [
       idOf(key.tag, key.id),
       key.check,
       record.sealed,
@@ -204,8 +204,8 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
     const p = this.#prefix;
     const d = this.#offset;
     const rows = await this.#call<{ sealed: string; email_key: string; expires_at: string; retain_until: string; used_at: string | null; burnt: boolean }>(
-      `l.sealed, l.email_key, l.expires_at, l.retain_until, l.used_at, (l.generation <> s.generation OR s.failures < l.failures) AS burnt
-       FROM ${p}links l, ${p}state(l.email_key, $3) s WHERE l.id = $1 AND l.check_digest = ANY ($2) AND l.retain_until > $3`,
+      `l.sealed, l.email_key, l.expires_at, l.retain_until, l.used_at, (l.generation <> s.generation OR s.failures < l.failures) AS burnt`,
+      `FROM ${p}links l, ${p}state(l.email_key, $3) s WHERE l.id = $1 AND l.check_digest = ANY ($2) AND l.retain_until > $3`,
       [idOf(key.tag, key.id), checksOf(key), now + d],
     );
     const row = rows[0];
@@ -230,7 +230,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
   async redeemWithBudget(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult> {
     const { now, burnOthers, linkTtlMs, bindings = [], replayWindowMs = 0 } = options;
     const d = this.#offset;
-    const [row] = await this.#call<RedeemRow>(`* FROM ${this.#prefix}redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, [
+    const [row] = await this.#call<RedeemRow>('r.*', `FROM ${this.#prefix}redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) r`, [
       idOf(key.tag, key.id),
       checksOf(key),
       now + d,
@@ -267,7 +267,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
   }
 
   async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
-    const [row] = await this.#call<{ status: string }>(`${this.#prefix}exchange($1, $2, $3, $4, $5, $6, $7, $8) AS status`, [
+    const [row] = await this.#call<{ status: string }>(`${this.#prefix}exchange($1, $2, $3, $4, $5, $6, $7, $8) AS status`, '', [
       idOf(email.tag, codeDigest),
       email.digest,
       now + this.#offset,
@@ -317,10 +317,10 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
     return this.#clock() + this.#offset + this.#writeDeadlineMs;
   }
 
-  /** One function call, with the server's clock read in the same statement to keep the offset measured. */
-  async #call<Row>(select: string, values: unknown[]): Promise<Row[]> {
+  /** One statement, with the server's clock read in it to keep the offset measured. */
+  async #call<Row>(columns: string, from: string, values: unknown[]): Promise<Row[]> {
     const sentAt = this.#clock();
-    const rows = await this.#query<Row & { clock?: string }>(`SELECT ${select}, ${this.#prefix}clock() AS clock`, values);
+    const rows = await this.#query<Row & { clock?: string }>(`SELECT ${columns}, ${this.#prefix}clock() AS clock ${from}`, values);
     const clock = Number(rows[0]?.clock);
     if (Number.isFinite(clock)) this.#measure(clock, sentAt, this.#clock());
     return rows;

@@ -3,9 +3,9 @@
 // then count double redeems and lost links.
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { whenReady } from './helpers/redis-clients.js';
-import { RedisSentinelGroup } from './helpers/redis-server.js';
-import { exactlyOnceThrough } from './helpers/failover.js';
+import { whenReady } from '../../helpers/redis-clients.js';
+import { RedisSentinelGroup } from '../../helpers/redis-server.js';
+import { exactlyOnceThrough } from '../../helpers/failover.js';
 
 function sentinelClient(group: RedisSentinelGroup): Redis {
   const client = new Redis({

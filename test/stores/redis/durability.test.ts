@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { whenReady } from './helpers/redis-clients.js';
-import { RedisServer } from './helpers/redis-server.js';
-import { anyone, createTestApp, expectError, sleep } from './helpers/test-app.js';
+import { whenReady } from '../../helpers/redis-clients.js';
+import { RedisServer } from '../../helpers/redis-server.js';
+import { anyone, createTestApp, expectError, sleep } from '../../helpers/test-app.js';
 
 const connect = (url: string) => new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
 

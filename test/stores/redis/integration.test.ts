@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { createTestApp, expectError, type TestApp } from './helpers/test-app.js';
-import { IOREDIS_FLAVOURS, whenReady } from './helpers/redis-clients.js';
-import { RedisCluster, RedisServer } from './helpers/redis-server.js';
+import { createTestApp, expectError, type TestApp } from '../../helpers/test-app.js';
+import { IOREDIS_FLAVOURS, whenReady } from '../../helpers/redis-clients.js';
+import { RedisCluster, RedisServer } from '../../helpers/redis-server.js';
 
 const requestLink = (app: TestApp['app'], email = 'alice@example.com') => request(app).post('/v1/auth/magic-link').send({ email });
 

@@ -2,8 +2,8 @@
 // redirects, the state carried in the session (never in a URL), errors tied to their fields.
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { createExampleApp } from '../example-server/app.js';
-import { readSettings } from '../example-server/settings.js';
+import { createExampleApp } from '../../example-server/app.js';
+import { readSettings } from '../../example-server/settings.js';
 
 const ORIGIN = 'http://localhost:3000';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { MemoryTokenStore, type TokenStore } from '../src/index.js';
-import { createTestApp, detailsOf, expectError, START } from './helpers/test-app.js';
+import { MemoryTokenStore, type TokenStore } from '../../src/index.js';
+import { createTestApp, detailsOf, expectError, START } from '../helpers/test-app.js';
 
 const post = (app: Parameters<typeof request>[0], body: unknown) =>
   request(app).post('/v1/auth/magic-link').set('Content-Type', 'application/json').send(JSON.stringify(body));

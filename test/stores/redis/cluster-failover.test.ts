@@ -4,9 +4,9 @@
 // node. Kill or freeze a master, then count double redeems and lost links.
 import assert from 'node:assert/strict';
 import { Cluster } from 'ioredis';
-import { exactlyOnceThrough } from './helpers/failover.js';
-import { whenReady } from './helpers/redis-clients.js';
-import { RedisCluster } from './helpers/redis-server.js';
+import { exactlyOnceThrough } from '../../helpers/failover.js';
+import { whenReady } from '../../helpers/redis-clients.js';
+import { RedisCluster } from '../../helpers/redis-server.js';
 
 function clusterClient(cluster: RedisCluster): Cluster {
   const client = new Cluster(cluster.startupNodes, {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { browser, openConfirmPage, submitConfirm } from './helpers/confirm.js';
-import { createExampleApp } from '../example-server/app.js';
-import { readSettings } from '../example-server/settings.js';
-import { createTestApp, expectError } from './helpers/test-app.js';
-import { IOREDIS_FLAVOURS, whenReady } from './helpers/redis-clients.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { browser, openConfirmPage, submitConfirm } from '../../helpers/confirm.js';
+import { createExampleApp } from '../../../example-server/app.js';
+import { readSettings } from '../../../example-server/settings.js';
+import { createTestApp, expectError } from '../../helpers/test-app.js';
+import { IOREDIS_FLAVOURS, whenReady } from '../../helpers/redis-clients.js';
+import { RedisServer } from '../../helpers/redis-server.js';
 
 async function timed<T>(work: Promise<T>): Promise<[T, number]> {
   const started = Date.now();

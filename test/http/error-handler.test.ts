@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import express from 'express';
 import request from 'supertest';
-import { errorHandler, MagicLinkError, requestId } from '../src/index.js';
-import { createTestApp, expectError } from './helpers/test-app.js';
+import { errorHandler, MagicLinkError, requestId } from '../../src/index.js';
+import { createTestApp, expectError } from '../helpers/test-app.js';
 
 function appThrowing(thrown: () => unknown, options?: Parameters<typeof errorHandler>[0]) {
   const app = express();

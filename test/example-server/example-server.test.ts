@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { createExampleApp } from '../example-server/app.js';
-import { readSettings, SettingsError } from '../example-server/settings.js';
-import { expectError } from './helpers/test-app.js';
+import { createExampleApp } from '../../example-server/app.js';
+import { readSettings, SettingsError } from '../../example-server/settings.js';
+import { expectError } from '../helpers/test-app.js';
 
 function demo(env: NodeJS.ProcessEnv = {}) {
   return createExampleApp(readSettings({ PORT: '3000', ...env }), { log: () => undefined });
@@ -136,7 +136,7 @@ describe('example server', () => {
 
   it("the server gives slow clients far less than Node's 300 s", async () => {
     const { createServer } = await import('node:http');
-    const { limitSlowClients } = await import('../example-server/app.js');
+    const { limitSlowClients } = await import('../../example-server/app.js');
     const server = createServer();
     limitSlowClients(server);
     assert.ok(server.requestTimeout <= 30_000 && server.headersTimeout <= 20_000, `${server.requestTimeout} ${server.headersTimeout}`);

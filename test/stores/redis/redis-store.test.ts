@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { RedisTokenStore } from '../src/index.js';
-import { IOREDIS_FLAVOURS, whenReady } from './helpers/redis-clients.js';
-import { RedisCluster, RedisServer, serverMatrix } from './helpers/redis-server.js';
-import { anyone, createTestApp, expectError } from './helpers/test-app.js';
-import { describeTokenStore } from './helpers/token-store-conformance.js';
+import { RedisTokenStore } from '../../../src/index.js';
+import { IOREDIS_FLAVOURS, whenReady } from '../../helpers/redis-clients.js';
+import { RedisCluster, RedisServer, serverMatrix } from '../../helpers/redis-server.js';
+import { anyone, createTestApp, expectError } from '../../helpers/test-app.js';
+import { describeTokenStore } from '../../helpers/token-store-conformance.js';
 
 describe('Redis token store', function () {
   this.timeout(60_000);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { expectError } from './helpers/test-app.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { expectError } from '../../helpers/test-app.js';
+import { SHARED_BACKENDS, type Backend } from '../../helpers/shared-backends.js';
 
 interface ServerProcess {
   url: string;
@@ -42,22 +42,32 @@ async function lastMail(base: string): Promise<{ token: string; code: string }> 
   return { token: new URL(mails.at(-1)!.url).searchParams.get('token')!, code: mails.at(-1)!.code };
 }
 
-for (const ioredis of ['6', '5']) {
-  describe(`two server processes sharing one Redis (ioredis ${ioredis})`, function () {
+const cases: Array<{ name: string; backend: (typeof SHARED_BACKENDS)[number]; env: Record<string, string> }> = [
+  { name: 'one Redis (ioredis 6)', backend: SHARED_BACKENDS[0]!, env: { IOREDIS: '6' } },
+  { name: 'one Redis (ioredis 5)', backend: SHARED_BACKENDS[0]!, env: { IOREDIS: '5' } },
+  { name: 'one PostgreSQL', backend: SHARED_BACKENDS[1]!, env: {} },
+];
+
+for (const {
+  name,
+  backend: { start },
+  env: extra,
+} of cases) {
+  describe(`two server processes sharing ${name}`, function () {
     this.timeout(60_000);
-    let redis: RedisServer;
+    let backend: Backend;
     let a: ServerProcess;
     let b: ServerProcess;
 
     before(async () => {
-      redis = await RedisServer.start();
-      const env = { REDIS_URL: redis.url, IOREDIS: ioredis, EMAIL_LIMIT: '3', IP_LIMIT: '4' };
+      backend = await start();
+      const env = { ...backend.env, ...extra, EMAIL_LIMIT: '3', IP_LIMIT: '4' };
       [a, b] = await Promise.all([startServer(env), startServer(env)]);
     });
     after(async () => {
       a?.child.kill('SIGTERM');
       b?.child.kill('SIGTERM');
-      await redis?.destroy();
+      await backend?.stop();
     });
 
     it('a link requested on one process is redeemed on the other, once', async () => {

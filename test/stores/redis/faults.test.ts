@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { whenReady } from './helpers/redis-clients.js';
-import { RedisServer } from './helpers/redis-server.js';
-import { anyone, createTestApp, expectError, sleep } from './helpers/test-app.js';
+import { whenReady } from '../../helpers/redis-clients.js';
+import { RedisServer } from '../../helpers/redis-server.js';
+import { anyone, createTestApp, expectError, sleep } from '../../helpers/test-app.js';
 
 describe('Redis faults', function () {
   this.timeout(60_000);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import type { MagicLinkEvent } from '../src/index.js';
-import { createTestApp } from './helpers/test-app.js';
+import type { MagicLinkEvent } from '../../src/index.js';
+import { createTestApp } from '../helpers/test-app.js';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
 

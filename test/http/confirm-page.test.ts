@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
-import { browser, confirmInBrowser, openConfirmPage, submitConfirm } from './helpers/confirm.js';
-import { BASE_URL, createTestApp, expectError } from './helpers/test-app.js';
+import { browser, confirmInBrowser, openConfirmPage, submitConfirm } from '../helpers/confirm.js';
+import { BASE_URL, createTestApp, expectError } from '../helpers/test-app.js';
 
 type App = Parameters<typeof request>[0];
 const requestLink = (app: App, email = 'alice@example.com', redirect?: string) =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { MemoryTokenStore } from '../src/index.js';
-import { describeTokenStore } from './helpers/token-store-conformance.js';
+import { MemoryTokenStore } from '../../src/index.js';
+import { describeTokenStore } from '../helpers/token-store-conformance.js';
 
 describeTokenStore('MemoryTokenStore', () => {
   const store = new MemoryTokenStore();

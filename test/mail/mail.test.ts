@@ -5,10 +5,10 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import request from 'supertest';
-import { renderMagicLinkMail } from '../src/index.js';
-import { resendMailer } from '../examples/mail/resend-api.js';
-import { smtpMailer } from '../examples/mail/nodemailer-smtp.js';
-import { createTestApp, expectError } from './helpers/test-app.js';
+import { renderMagicLinkMail } from '../../src/index.js';
+import { resendMailer } from '../../examples/mail/resend-api.js';
+import { smtpMailer } from '../../examples/mail/nodemailer-smtp.js';
+import { createTestApp, expectError } from '../helpers/test-app.js';
 
 const message = { url: 'https://app.example.com/auth/magic-link/confirm?token=abc&x=1', code: '123456', expiresAt: new Date(1_000_000 + 15 * 60_000) };
 const now = () => 1_000_000;

@@ -1,7 +1,7 @@
 // Docs that must not go stale: one page per error code, and every option named in the README.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { errorCatalogue } from '../src/index.js';
+import { errorCatalogue } from '../../src/index.js';
 
 describe('docs', () => {
   it('docs/errors has a page for every catalogue code, with its status and the four sections', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { createSpyStore } from './helpers/spy-store.js';
-import { createTestApp, detailsOf, expectError } from './helpers/test-app.js';
+import { createSpyStore } from '../helpers/spy-store.js';
+import { createTestApp, detailsOf, expectError } from '../helpers/test-app.js';
 
 type App = Parameters<typeof request>[0];
 const requestLink = (app: App, email = 'alice@example.com', ip?: string) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { createTestApp, detailsOf, expectError } from './helpers/test-app.js';
+import { createTestApp, detailsOf, expectError } from '../helpers/test-app.js';
 
 type App = Parameters<typeof request>[0];
 const requestLink = (app: App, email = 'alice@example.com', redirect?: string) =>

@@ -1,0 +1,190 @@
+-- express-magic-link schema 1, table prefix "magic_link_". Safe to run again.
+CREATE TABLE IF NOT EXISTS magic_link_links (
+  id text PRIMARY KEY,            -- "<tag>:<record id>"; the record id is the code's keyed digest
+  check_digest text NOT NULL,     -- keyed digest of the whole token
+  sealed text NOT NULL,           -- address, redirect and app data, encrypted under the token
+  email_key text NOT NULL,        -- keyed digest of the address
+  expires_at bigint NOT NULL,
+  retain_until bigint NOT NULL,
+  used_at bigint,
+  generation integer NOT NULL DEFAULT 0,
+  failures integer NOT NULL DEFAULT 0,
+  bound_to text                   -- digest of the browser secret that redeemed it (confirm form)
+);
+CREATE INDEX IF NOT EXISTS magic_link_links_retain_until ON magic_link_links (retain_until);
+CREATE TABLE IF NOT EXISTS magic_link_emails (
+  email_key text PRIMARY KEY,
+  generation integer NOT NULL DEFAULT 0,  -- a sign-in or a revoke adds one, burning older links
+  failures integer NOT NULL DEFAULT 0,    -- wrong codes
+  keep_until bigint NOT NULL              -- outlives every link that compares against it
+);
+CREATE INDEX IF NOT EXISTS magic_link_emails_keep_until ON magic_link_emails (keep_until);
+CREATE TABLE IF NOT EXISTS magic_link_limits (
+  key text PRIMARY KEY,
+  points integer NOT NULL,
+  expire_at bigint
+);
+CREATE INDEX IF NOT EXISTS magic_link_limits_expire_at ON magic_link_limits (expire_at);
+CREATE TABLE IF NOT EXISTS magic_link_meta (name text PRIMARY KEY, value text NOT NULL);
+INSERT INTO magic_link_meta (name, value) VALUES ('schema_version', '1')
+  ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value;
+
+-- The server's clock in ms.
+CREATE OR REPLACE FUNCTION magic_link_clock() RETURNS bigint LANGUAGE sql VOLATILE AS $$
+  SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+$$;
+
+-- Past the caller's deadline (the server's clock): the caller has been answered, so write nothing.
+-- Raised, not returned, so that every write the statement made is rolled back with it.
+CREATE OR REPLACE FUNCTION magic_link_check_deadline(p_deadline bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_deadline IS NOT NULL AND magic_link_clock() > p_deadline THEN
+    RAISE EXCEPTION 'express-magic-link: the call reached PostgreSQL after its deadline; it changed nothing' USING ERRCODE = 'P0M01';
+  END IF;
+END $$;
+
+-- One address's operations run one at a time; a lock not had by the deadline fails the statement.
+CREATE OR REPLACE FUNCTION magic_link_lock_email(p_email_key text, p_deadline bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM magic_link_check_deadline(p_deadline);
+  IF p_deadline IS NOT NULL THEN
+    PERFORM set_config('lock_timeout', greatest(1, p_deadline - magic_link_clock())::text || 'ms', true);
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtextextended('magic_link_' || p_email_key, 0));
+END $$;
+
+-- The address's live state (generation, failures), or zeros once it has outlived every link.
+CREATE OR REPLACE FUNCTION magic_link_state(p_email_key text, p_now bigint, OUT generation integer, OUT failures integer) LANGUAGE sql STABLE AS $$
+  SELECT coalesce(max(e.generation), 0), coalesce(max(e.failures), 0) FROM magic_link_emails e WHERE e.email_key = p_email_key AND e.keep_until > p_now
+$$;
+
+-- Adds one to the address's generation or wrong-code count, keeping the state until at least p_until.
+CREATE OR REPLACE FUNCTION magic_link_bump(p_email_key text, p_field text, p_now bigint, p_until bigint) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO magic_link_emails AS e (email_key, generation, failures, keep_until)
+  VALUES (p_email_key, (p_field = 'generation')::int, (p_field = 'failures')::int, p_until)
+  ON CONFLICT (email_key) DO UPDATE SET
+    generation = CASE WHEN e.keep_until <= p_now THEN 0 ELSE e.generation END + (p_field = 'generation')::int,
+    failures = CASE WHEN e.keep_until <= p_now THEN 0 ELSE e.failures END + (p_field = 'failures')::int,
+    keep_until = greatest(CASE WHEN e.keep_until <= p_now THEN 0 ELSE e.keep_until END, p_until)
+$$;
+
+-- saved | id_taken (the id belongs to a record still retained).
+CREATE OR REPLACE FUNCTION magic_link_save(p_id text, p_check text, p_sealed text, p_email_key text, p_expires_at bigint, p_retain_until bigint,
+  p_now bigint, p_revoke_others boolean, p_deadline bigint, p_synchronous text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  st record;
+BEGIN
+  IF p_synchronous IS NOT NULL THEN PERFORM set_config('synchronous_commit', p_synchronous, true); END IF;
+  PERFORM magic_link_lock_email(p_email_key, p_deadline);
+  IF EXISTS (SELECT 1 FROM magic_link_links WHERE id = p_id AND retain_until > p_now) THEN RETURN 'id_taken'; END IF;
+  IF p_revoke_others THEN PERFORM magic_link_bump(p_email_key, 'generation', p_now, p_expires_at);
+  ELSE UPDATE magic_link_emails SET keep_until = greatest(keep_until, p_expires_at) WHERE email_key = p_email_key AND keep_until > p_now;
+  END IF;
+  SELECT * INTO st FROM magic_link_state(p_email_key, p_now);
+  INSERT INTO magic_link_links AS l (id, check_digest, sealed, email_key, expires_at, retain_until, used_at, generation, failures, bound_to)
+  VALUES (p_id, p_check, p_sealed, p_email_key, p_expires_at, p_retain_until, NULL, st.generation, st.failures, NULL)
+  ON CONFLICT (id) DO UPDATE SET check_digest = EXCLUDED.check_digest, sealed = EXCLUDED.sealed, email_key = EXCLUDED.email_key,
+    expires_at = EXCLUDED.expires_at, retain_until = EXCLUDED.retain_until, used_at = NULL, generation = EXCLUDED.generation,
+    failures = EXCLUDED.failures, bound_to = NULL;
+  PERFORM magic_link_check_deadline(p_deadline);
+  RETURN 'saved';
+END $$;
+
+-- Takes one point of each budget counter on the server's clock (as the limiter does: a window from
+-- the first take, blocked on the take that goes over), then redeems, and gives the points back on
+-- success. status: over_budget (counter, ms_before_next), not_found, already_used, expired, redeemed.
+CREATE OR REPLACE FUNCTION magic_link_redeem(p_id text, p_checks text[], p_now bigint, p_burn_others boolean, p_link_ttl_ms bigint,
+  p_bindings text[], p_replay_ms bigint, p_deadline bigint, p_synchronous text,
+  p_counter_keys text[], p_counter_points integer[], p_counter_window_ms bigint[], p_counter_block_ms bigint[],
+  OUT o_status text, OUT o_sealed text, OUT o_email_key text, OUT o_expires_at bigint, OUT o_retain_until bigint, OUT o_replayed boolean,
+  OUT o_counter integer, OUT o_ms_before_next bigint) LANGUAGE plpgsql AS $$
+DECLARE
+  clock bigint;
+  taken integer;
+  link record;
+  st record;
+  i integer;
+  counters integer := coalesce(array_length(p_counter_keys, 1), 0);
+BEGIN
+  IF p_synchronous IS NOT NULL THEN PERFORM set_config('synchronous_commit', p_synchronous, true); END IF;
+  PERFORM magic_link_check_deadline(p_deadline);
+  clock := magic_link_clock();
+  FOR i IN 1 .. counters LOOP
+    INSERT INTO magic_link_limits AS r (key, points, expire_at) VALUES (p_counter_keys[i], 1, clock + p_counter_window_ms[i])
+    ON CONFLICT (key) DO UPDATE SET
+      points = CASE WHEN r.expire_at <= clock THEN 1 ELSE r.points + 1 END,
+      expire_at = CASE WHEN r.expire_at <= clock THEN clock + p_counter_window_ms[i] ELSE r.expire_at END
+    RETURNING r.points, r.expire_at - clock INTO taken, o_ms_before_next;
+    IF taken > p_counter_points[i] THEN
+      IF p_counter_block_ms[i] > 0 AND taken = p_counter_points[i] + 1 THEN
+        UPDATE magic_link_limits SET expire_at = clock + p_counter_block_ms[i] WHERE key = p_counter_keys[i];
+        o_ms_before_next := p_counter_block_ms[i];
+      END IF;
+      UPDATE magic_link_limits SET points = points - 1 WHERE key = ANY (p_counter_keys[1 : i - 1]);
+      o_status := 'over_budget';
+      o_counter := i - 1;
+      RETURN;
+    END IF;
+  END LOOP;
+  o_ms_before_next := NULL;
+  SELECT l.email_key INTO o_email_key FROM magic_link_links l WHERE l.id = p_id AND l.check_digest = ANY (p_checks) AND l.retain_until > p_now;
+  IF NOT FOUND THEN o_status := 'not_found'; RETURN; END IF;
+  PERFORM magic_link_lock_email(o_email_key, p_deadline);
+  -- Read again under the lock: a concurrent redeem may have won meanwhile.
+  SELECT * INTO link FROM magic_link_links l WHERE l.id = p_id FOR UPDATE;
+  o_sealed := link.sealed; o_expires_at := link.expires_at; o_retain_until := link.retain_until; o_replayed := false;
+  IF link.used_at IS NOT NULL THEN
+    IF link.bound_to = ANY (p_bindings) AND p_now - link.used_at <= p_replay_ms THEN
+      UPDATE magic_link_limits SET points = points - 1 WHERE key = ANY (p_counter_keys);
+      o_status := 'redeemed'; o_replayed := true; RETURN;
+    END IF;
+    o_status := 'already_used'; RETURN;
+  END IF;
+  SELECT * INTO st FROM magic_link_state(link.email_key, p_now);
+  IF p_now >= link.expires_at OR link.generation <> st.generation OR st.failures < link.failures THEN o_status := 'expired'; RETURN; END IF;
+  UPDATE magic_link_links SET used_at = p_now, bound_to = p_bindings[1] WHERE id = p_id;
+  IF p_burn_others THEN PERFORM magic_link_bump(link.email_key, 'generation', p_now, p_now + p_link_ttl_ms); END IF;
+  UPDATE magic_link_limits SET points = points - 1 WHERE key = ANY (p_counter_keys);
+  PERFORM magic_link_check_deadline(p_deadline);
+  o_status := 'redeemed';
+END $$;
+
+-- redeemed | already_used | dead (too many wrong tries, expired or burnt) | wrong_code (counted
+-- against every code the address has).
+CREATE OR REPLACE FUNCTION magic_link_exchange(p_id text, p_email_key text, p_now bigint, p_burn_others boolean, p_max_failures integer,
+  p_link_ttl_ms bigint, p_deadline bigint, p_synchronous text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  link record;
+  st record;
+BEGIN
+  IF p_synchronous IS NOT NULL THEN PERFORM set_config('synchronous_commit', p_synchronous, true); END IF;
+  PERFORM magic_link_lock_email(p_email_key, p_deadline);
+  SELECT * INTO link FROM magic_link_links l WHERE l.id = p_id FOR UPDATE;
+  IF NOT FOUND OR link.email_key <> p_email_key OR p_now >= link.retain_until THEN
+    PERFORM magic_link_bump(p_email_key, 'failures', p_now, p_now + p_link_ttl_ms);
+    PERFORM magic_link_check_deadline(p_deadline);
+    RETURN 'wrong_code';
+  END IF;
+  SELECT * INTO st FROM magic_link_state(p_email_key, p_now);
+  IF st.failures - link.failures >= p_max_failures THEN RETURN 'dead'; END IF;
+  IF link.used_at IS NOT NULL THEN RETURN 'already_used'; END IF;
+  IF p_now >= link.expires_at OR link.generation <> st.generation OR st.failures < link.failures THEN RETURN 'dead'; END IF;
+  UPDATE magic_link_links SET used_at = p_now WHERE id = p_id;
+  IF p_burn_others THEN PERFORM magic_link_bump(p_email_key, 'generation', p_now, p_now + p_link_ttl_ms); END IF;
+  PERFORM magic_link_check_deadline(p_deadline);
+  RETURN 'redeemed';
+END $$;
+
+-- Deletes up to p_batch rows past their retention from each table; -1 when another process holds
+-- the prune lock (one pruner at a time).
+CREATE OR REPLACE FUNCTION magic_link_prune(p_now bigint, p_batch integer) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+  removed integer;
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(hashtextextended('magic_link_prune', 0)) THEN RETURN -1; END IF;
+  DELETE FROM magic_link_links WHERE id IN (SELECT id FROM magic_link_links WHERE retain_until <= p_now LIMIT p_batch);
+  GET DIAGNOSTICS removed = ROW_COUNT;
+  DELETE FROM magic_link_emails WHERE email_key IN (SELECT email_key FROM magic_link_emails WHERE keep_until <= p_now LIMIT p_batch);
+  DELETE FROM magic_link_limits WHERE key IN (SELECT key FROM magic_link_limits WHERE expire_at <= magic_link_clock() LIMIT p_batch);
+  RETURN removed;
+END $$;
