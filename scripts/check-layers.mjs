@@ -20,8 +20,18 @@ const LAYERS = [
   ['strategy.ts', 6],
   ['index.ts', 7],
 ];
-// Packages a layer must not reach: a store knows no HTTP, not even in its types.
-const FORBIDDEN = { 'stores/': ['express', 'passport', 'passport-strategy'], 'errors.ts': ['*'] };
+// Packages a layer must not reach: a store knows no HTTP, not even in its types; below the strategy,
+// nothing reaches Passport (a call into it would run the strategy: an import cycle at run time).
+const FORBIDDEN = {
+  'stores/': ['express', 'passport', 'passport-strategy'],
+  'errors.ts': ['*'],
+  'config/': ['passport', 'passport-strategy'],
+  'sign-in/': ['passport', 'passport-strategy'],
+  'http/': ['passport', 'passport-strategy'],
+  'mail/': ['passport', 'passport-strategy'],
+};
+// The runtime route into Passport that an import list cannot show: a strategy looked up by name.
+const PASSPORT_CALL = /\.authenticate\(|\._strategy\(|\bpassport\.use\(/;
 
 function files(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
@@ -51,6 +61,11 @@ for (const path of files(ROOT)) {
         if (applies && (banned.includes('*') || banned.includes(spec))) problems.push(`${file} imports '${spec}', which its layer must not know`);
       }
     }
+  }
+  if (layerOf(file) < layerOf('strategy.ts')) {
+    const code = source.replace(/\/\/.*$|\/\*[\s\S]*?\*\/|`(?:[^`\\]|\\.)*`|'(?:[^'\\]|\\.)*'/gm, '');
+    if (PASSPORT_CALL.test(code))
+      problems.push(`${file} calls into Passport (${PASSPORT_CALL.exec(code)[0]}): below the strategy, sign in through the service`);
   }
   graph.set(file, targets);
 }

@@ -100,9 +100,4 @@ describe('login CSRF', () => {
     assert.notEqual(first.page, second.page);
     assert.equal((await submitConfirm(person, first)).status, 303, 'the first tab still works after the second opened');
   });
-
-  it('cross_site_request is in the catalogue data', async () => {
-    const { errorCatalogue } = await import('../../src/index.js');
-    assert.deepEqual(errorCatalogue.cross_site_request, { status: 403, message: 'Cross-site requests are not allowed.' });
-  });
 });

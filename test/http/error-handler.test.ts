@@ -133,12 +133,25 @@ describe('error envelope and errorHandler', () => {
       res.write('partial');
       next(new Error('late'));
     });
-    app.use(errorHandler({ onError: () => undefined }));
+    const reported: unknown[] = [];
+    app.use(errorHandler({ onError: (error) => void reported.push(error) }));
+    // What reaches the next error handler (Express's own, which cuts the response off).
+    const passedOn: unknown[] = [];
+    app.use((error: unknown, _req: express.Request, _res: express.Response, next: express.NextFunction) => {
+      passedOn.push(error);
+      next(error);
+    });
     const res = await request(app)
       .get('/partial')
       .catch((error: Error) => error);
     // A chunked body ended normally would read as a whole 200 'partial'; the client must see an abort.
     assert.ok(res instanceof Error, `expected an aborted response, got ${res instanceof Error ? '' : res.status}`);
+    // The original error is handed on untouched: no envelope was attempted on a started response.
+    assert.deepEqual(
+      passedOn.map((error) => (error as Error).message),
+      ['late'],
+    );
+    assert.deepEqual(reported, []);
   });
 
   it('the timestamp is UTC to the second', async () => {
