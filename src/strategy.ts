@@ -12,7 +12,7 @@ import { rememberRefusal } from './http/refusals.js';
 import { toMagicLinkError } from './http/respond.js';
 import { hasSession, missingSession } from './http/session.js';
 import { serviceOf, type MagicLink } from './magic-link.js';
-import type { SignInResult } from './sign-in/service.js';
+import type { SignInResult } from './sign-in/records.js';
 import type { VerifyCallback } from './types.js';
 
 export interface MagicLinkStrategyOptions {

@@ -2,7 +2,7 @@
 import type { Request } from 'express';
 import { warnOnce } from '../warnings.js';
 import { parseAddress } from '../sign-in/client-ip.js';
-import type { Client } from '../sign-in/service.js';
+import type { Client } from '../sign-in/records.js';
 import { requestIdOf } from './request-id.js';
 
 /** Stable codes of the deployment warnings (README, "Warnings"). */

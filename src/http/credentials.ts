@@ -1,7 +1,7 @@
 // The two credentials a sign-in body can carry: `{token}` from a link, `{email, code}` from the mail.
 // Every failing field is reported, one `details` entry each.
 import type { MagicLinkError, ValidationIssue } from '../errors.js';
-import type { Credential } from '../sign-in/service.js';
+import type { Credential } from '../sign-in/records.js';
 import { invalidEmail, MAX_EMAIL_FIELD, readStringField, validationError } from './body.js';
 import { normalizeEmail } from '../sign-in/email.js';
 

@@ -1,6 +1,8 @@
-// What a link's stored record opens to, once the token that sealed it is presented.
+// The sign-in's own vocabulary: who asks, with what credential, and what a link's stored record
+// opens to once the token that sealed it is presented.
 import type { TokenRecord } from '../stores/contract.js';
-import type { LinkData } from '../types.js';
+import type { MagicLinkError } from '../errors.js';
+import type { LinkData, MagicLinkAuthInfo } from '../types.js';
 import { unseal } from './tokens.js';
 
 /** What a token opens to: the canonical email, its digest, the stored redirect and the app's data. */
@@ -38,4 +40,31 @@ function parseData(json: string | undefined): LinkData | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Who is asking: a validated address (or null) and the request's id. Nothing else of the request. */
+export interface Client {
+  readonly ip: string | null;
+  readonly requestId: string;
+}
+
+/** `{token}` from a link, or `{email, code}` from the mail (the email already canonical). */
+export type Credential = { readonly token: string } | { readonly email: string; readonly code: string };
+
+export type SignInResult =
+  | { readonly kind: 'success'; readonly user: Express.User; readonly info: MagicLinkAuthInfo }
+  | { readonly kind: 'fail'; readonly error: MagicLinkError }
+  | { readonly kind: 'error'; readonly error: Error };
+
+export interface IssuedLink {
+  readonly email: string;
+  readonly expiresAt: number;
+  readonly sentAt: number;
+  readonly ttlSeconds: number;
+}
+
+/** What one link request may carry beyond the address: its own lifetime, and app data. */
+export interface LinkExtras {
+  readonly ttlSeconds?: number | undefined;
+  readonly data?: LinkData | undefined;
 }

@@ -5,53 +5,29 @@
 import type { Request } from 'express';
 import type { MagicLinkConfig } from '../config/options.js';
 import { isLimitCode, MagicLinkError, type ErrorCode } from '../errors.js';
-import { offersBudgetedRedeem, type ExchangeResult, type RedeemOptions, type RedeemResult, type TokenKey, type TokenRecord } from '../stores/contract.js';
-import type { MagicLinkAuthInfo, MagicLinkEventType, SignInDetails, VerifyCallback } from '../types.js';
+import { offersBudgetedRedeem, type ExchangeResult, type RedeemOptions, type RedeemResult } from '../stores/contract.js';
+import type { MagicLinkEventType, SignInDetails, VerifyCallback } from '../types.js';
 import { clientIpKeys } from './client-ip.js';
 import { withDeadline } from './deadline.js';
 import { mailboxOf } from './email.js';
 import { emitEvent, type EventFields } from './events.js';
 import { Limits, memoryLimiter, unavailable, type ClientKeys, type Counter } from './limits.js';
-import { openRecord, REDEEM_CODES, type LinkContent, type LinkState } from './records.js';
-import { emailKeyOf, isWellFormedCode, Keyring, isWellFormedToken, newCode, newToken, seal, tagOfEmailDigest } from './tokens.js';
-import type { LinkData } from '../types.js';
-
-/** Who is asking: a validated address (or null) and the request's id. Nothing else of the request. */
-export interface Client {
-  readonly ip: string | null;
-  readonly requestId: string;
-}
-
-/** `{token}` from a link, or `{email, code}` from the mail (the email already canonical). */
-export type Credential = { readonly token: string } | { readonly email: string; readonly code: string };
-
-export type SignInResult =
-  | { readonly kind: 'success'; readonly user: Express.User; readonly info: MagicLinkAuthInfo }
-  | { readonly kind: 'fail'; readonly error: MagicLinkError }
-  | { readonly kind: 'error'; readonly error: Error };
-
-export interface IssuedLink {
-  readonly email: string;
-  readonly expiresAt: number;
-  readonly sentAt: number;
-  readonly ttlSeconds: number;
-}
-
-/** What one link request may carry beyond the address: its own lifetime, and app data. */
-export interface LinkExtras {
-  readonly ttlSeconds?: number | undefined;
-  readonly data?: LinkData | undefined;
-}
+import {
+  openRecord,
+  REDEEM_CODES,
+  type Client,
+  type Credential,
+  type IssuedLink,
+  type LinkContent,
+  type LinkExtras,
+  type LinkState,
+  type SignInResult,
+} from './records.js';
+import { saveLink } from './issue.js';
+import { emailKeyOf, isWellFormedCode, isWellFormedToken, Keyring, tagOfEmailDigest } from './tokens.js';
 
 /** How long the browser that redeemed a link may present it again and still end signed in. */
 export const REPLAY_WINDOW_MS = 120_000;
-
-/**
- * Fresh codes tried before giving up on a save. An address holding n records refuses a code with
- * probability n / 1,000,000: with the default per-address limit that is a few in ten thousand, and
- * even 100,000 records for one address (limits lifted) fail ten draws in a row once in 10^10.
- */
-const SAVE_ATTEMPTS = 10;
 
 type Redeemed = { readonly ok: true; readonly content: LinkContent; readonly replayed: boolean } | { readonly ok: false; readonly code: ErrorCode };
 
@@ -101,7 +77,7 @@ export class SignInService {
     const saved = await this.#reportingLimits(client, digest, () =>
       this.#limits.spend(
         counters,
-        () => this.#store(() => this.#saveLink(email, digest, sealed, issuedAt, expiresAt)),
+        () => this.#store(() => saveLink(this.config, this.#keyring, { email, digest, sealed, now: issuedAt, expiresAt })),
         () => false,
       ),
     );
@@ -243,35 +219,6 @@ export class SignInService {
     if (!record || !content) return { status: 'not_found' };
     const status = record.usedAt !== null ? 'already_used' : now >= record.expiresAt ? 'expired' : 'valid';
     return { status, content, expiresAt: record.expiresAt };
-  }
-
-  /**
-   * Draws a code and stores the link under its digest. The email may already hold a record with
-   * that digest (one chance in a million per record it holds); the store then refuses and we draw again.
-   */
-  async #saveLink(
-    email: string,
-    digest: string,
-    sealed: { redirect: string | null; data: string | undefined },
-    now: number,
-    expiresAt: number,
-  ): Promise<{ token: string; code: string; key: TokenKey }> {
-    const { config } = this;
-    const tag = tagOfEmailDigest(digest);
-    for (let attempt = 1; ; attempt++) {
-      const code = newCode();
-      const token = newToken(tag, this.#keyring.codeDigest(digest, code));
-      const key = this.#keyring.tokenKey(token);
-      const record: TokenRecord = {
-        sealed: seal(token, { email, ...sealed }),
-        emailKey: emailKeyOf(digest),
-        expiresAt,
-        retainUntil: expiresAt + config.retentionSeconds * 1000,
-        usedAt: null,
-      };
-      if (await config.store.save(key, record, { now, revokeOthers: config.revokeEarlierLinks })) return { token, code, key };
-      if (attempt === SAVE_ATTEMPTS) throw new Error(`the token store refused ${SAVE_ATTEMPTS} fresh codes in a row`);
-    }
   }
 
   /** A refusal, reported as its event: a spent budget as `limit_exceeded`, anything else as rejected. */

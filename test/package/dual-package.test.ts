@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import express from 'express';
 import request from 'supertest';
+import type * as Source from '../../src/index.js';
 
-type Package = typeof import('../../src/index.js');
+type Package = typeof Source;
 // Paths held in variables: the built copies are loaded at run time, whatever the type checker sees.
 const esmEntry = new URL('../../dist/esm/index.js', import.meta.url).href;
 const cjsEntry = new URL('../../dist/cjs/index.js', import.meta.url).pathname;
