@@ -365,6 +365,15 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
           `The express-magic-link schema in the database is version ${rows[0]?.value ?? 'unknown'}, this package needs ${SCHEMA_VERSION}: run \`await migrate(pool)\`.`,
         );
       }
+      if (this.#synchronous === null) {
+        const commit = await this.#client.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+        if (commit.rows[0]?.synchronous_commit === 'off') {
+          warnOnce(
+            'EXPRESS_MAGIC_LINK_POSTGRES_ASYNC_COMMIT',
+            'PostgreSQL runs with `synchronous_commit = off`: a server crash forgets the sign-ins answered in its last moments, and their links work again. Set it to `on`, or pass `synchronousCommit` to the store.',
+          );
+        }
+      }
       if (this.#synchronous === 'remote_write' || this.#synchronous === 'remote_apply') {
         const standby = await this.#client.query<{ synchronous_standby_names: string }>('SHOW synchronous_standby_names');
         if (!standby.rows[0]?.synchronous_standby_names) {

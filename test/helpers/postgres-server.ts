@@ -54,10 +54,44 @@ export class PostgresServer {
       ...owner,
     });
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-    const settings = { fsync: options.fsync ? 'on' : 'off', synchronous_commit: options.fsync ? 'on' : 'off', full_page_writes: 'off', ...options.settings };
+    // fsync off only: each commit is still written to the WAL before it is answered, so a crash of the
+    // server process (not of the machine) keeps every answered commit.
+    const settings = { fsync: options.fsync ? 'on' : 'off', full_page_writes: options.fsync ? 'on' : 'off', ...options.settings };
     const server = new PostgresServer(await freePort(), dir, settings);
     await server.resume();
     return server;
+  }
+
+  /**
+   * A streaming standby of `primary` (pg_basebackup -R), on a port of its own. `synchronous` makes it
+   * the primary's synchronous standby (`synchronous_standby_names`).
+   */
+  static async standbyOf(primary: PostgresServer): Promise<PostgresServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'eml-pg-standby-'));
+    const owner = asOwner();
+    if (owner.uid !== undefined) chownSync(dir, owner.uid, owner.gid!);
+    const backup = spawnSync(binary('pg_basebackup'), ['-D', join(dir, 'data'), '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-R', '-X', 'stream', '--no-sync'], {
+      encoding: 'utf8',
+      ...owner,
+    });
+    if (backup.status !== 0) throw new Error(`pg_basebackup failed: ${backup.stderr}`);
+    const server = new PostgresServer(await freePort(), dir, { ...primary.#settings, hot_standby: 'on', cluster_name: 'standby' });
+    await server.resume();
+    return server;
+  }
+
+  /** Pids of this server's processes whose command line names `what` (e.g. `walreceiver`). */
+  processes(what: string): number[] {
+    const pid = this.#process?.pid;
+    if (pid === undefined) return [];
+    const children = spawnSync('pgrep', ['-P', String(pid), '-f', what], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    return children.map(Number);
+  }
+
+  /** Sets a server parameter and reloads the configuration. */
+  configure(name: string, value: string): void {
+    this.psql(`ALTER SYSTEM SET ${name} = '${value}'`);
+    this.psql('SELECT pg_reload_conf()');
   }
 
   get url(): string {

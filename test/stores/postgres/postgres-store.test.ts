@@ -92,6 +92,29 @@ describe('PostgreSQL token store', function () {
     }
   });
 
+  it('warns when commits are not durable (synchronous_commit off), and when a synchronous commit has no standby to wait for', async () => {
+    const warned: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => void warned.push(String(warning.code));
+    process.on('warning', onWarning);
+    try {
+      const lax = new pg.Pool({ connectionString: server.url, max: 2, options: '-c synchronous_commit=off' });
+      const a = createTestApp({ postgres: lax, secret: TEST_SECRET, now: Date.now });
+      await request(a.app).post('/v1/auth/magic-link').send({ email: 'lax@example.com' });
+      const b = createTestApp({
+        store: new PostgresTokenStore(pool, { synchronousCommit: 'remote_apply', pruneIntervalMs: 0 }),
+        secret: TEST_SECRET,
+        now: Date.now,
+      });
+      await request(b.app).post('/v1/auth/magic-link').send({ email: 'sync@example.com' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await lax.end();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.ok(warned.includes('EXPRESS_MAGIC_LINK_POSTGRES_ASYNC_COMMIT'), warned.join());
+    assert.ok(warned.includes('EXPRESS_MAGIC_LINK_POSTGRES_NO_SYNC_STANDBY'), warned.join());
+  });
+
   it('refuses what is not a pool, and a table prefix that is not a plain identifier', () => {
     assert.throws(() => new PostgresTokenStore('postgres://x' as never), /needs a node-postgres `Pool`/);
     assert.throws(() => new PostgresTokenStore(pool, { tablePrefix: 'a-b' }), /`tablePrefix` must be lower-case letters/);
