@@ -70,10 +70,14 @@ export class PostgresServer {
     const dir = mkdtempSync(join(tmpdir(), 'eml-pg-standby-'));
     const owner = asOwner();
     if (owner.uid !== undefined) chownSync(dir, owner.uid, owner.gid!);
-    const backup = spawnSync(binary('pg_basebackup'), ['-D', join(dir, 'data'), '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-R', '-X', 'stream', '--no-sync'], {
-      encoding: 'utf8',
-      ...owner,
-    });
+    const backup = spawnSync(
+      binary('pg_basebackup'),
+      ['-D', join(dir, 'data'), '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-R', '-X', 'stream', '--no-sync'],
+      {
+        encoding: 'utf8',
+        ...owner,
+      },
+    );
     if (backup.status !== 0) throw new Error(`pg_basebackup failed: ${backup.stderr}`);
     const server = new PostgresServer(await freePort(), dir, { ...primary.#settings, hot_standby: 'on', cluster_name: 'standby' });
     await server.resume();
@@ -84,7 +88,9 @@ export class PostgresServer {
   processes(what: string): number[] {
     const pid = this.#process?.pid;
     if (pid === undefined) return [];
-    const children = spawnSync('pgrep', ['-P', String(pid), '-f', what], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    const children = spawnSync('pgrep', ['-P', String(pid), '-f', what], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean);
     return children.map(Number);
   }
 
