@@ -288,7 +288,9 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
   app.use((_req, _res, next) => next(new MagicLinkError('resource_not_found')));
   // Page routes (and a browser asking for a page) get a page for every failure, 503 included.
   app.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
-    const wantsPage = PAGE_PATHS.has(req.path) || (req.method === 'GET' && req.accepts(['json', 'html']) === 'html');
+    // The JSON API answers JSON whatever Accept says (SPEC §7); elsewhere a browser asking for a page gets one.
+    const api = req.path === '/v1' || req.path.startsWith('/v1/');
+    const wantsPage = !api && (PAGE_PATHS.has(req.path) || (req.method === 'GET' && req.accepts(['json', 'html']) === 'html'));
     if (!wantsPage || res.headersSent) return next(error);
     const outage = (error instanceof MagicLinkError && error.code === 'service_unavailable') || (redis !== undefined && redis.status !== 'ready');
     const failure = error instanceof MagicLinkError ? error : undefined;

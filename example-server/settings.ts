@@ -6,7 +6,9 @@ export interface Settings {
   host: string;
   baseUrl: string;
   redisUrl: string | undefined;
-  trustProxy: boolean | number;
+  /** PostgreSQL for links, limits, users and sessions (when REDIS_URL is unset). */
+  databaseUrl: string | undefined;
+  trustProxy: false | number;
   sessionSecret: string;
   /** Keys every digest in the store; rotation: several, comma-separated, newest first. */
   magicLinkSecrets: string[];
@@ -40,11 +42,15 @@ function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: numb
   return value;
 }
 
-function trustProxyOf(raw: string | undefined): boolean | number {
+function trustProxyOf(raw: string | undefined): false | number {
   if (raw === undefined || raw.trim() === '' || raw === 'false') return false;
-  if (raw === 'true') return true;
+  // `true` trusts every X-Forwarded-For entry, and the left-most is the client's to write: each
+  // request could pick a fresh rate-limit key. The number of proxies in front is what Express needs.
+  if (raw.trim() === 'true') {
+    throw new SettingsError('TRUST_PROXY=true would let any client choose its own IP (the left-most X-Forwarded-For entry). Set it to the number of proxies in front of the server, such as TRUST_PROXY=1.');
+  }
   if (/^\d+$/.test(raw.trim())) return Number(raw);
-  throw new SettingsError(`TRUST_PROXY must be unset, "true", "false" or a number of proxy hops; got ${JSON.stringify(raw)}.`);
+  throw new SettingsError(`TRUST_PROXY must be unset or the number of proxies in front of the server (such as 1); got ${JSON.stringify(raw)}.`);
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -61,8 +67,18 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     .split(',')
     .map((secret) => secret.trim())
     .filter(Boolean);
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (secretList.length === 0) {
     if (production) throw new SettingsError('MAGIC_LINK_SECRET must be set when NODE_ENV=production: make one with `openssl rand -base64 32`.');
+    // A shared store with a secret per process: each process would key its links differently, and a
+    // link issued by one would be unknown to the others.
+    const shared = redisUrl ? 'REDIS_URL' : databaseUrl ? 'DATABASE_URL' : undefined;
+    if (shared) {
+      throw new SettingsError(
+        `MAGIC_LINK_SECRET must be set with ${shared}: every process sharing the store needs the same one (make it with \`openssl rand -base64 32\`).`,
+      );
+    }
     // Development: a fresh secret per start; links from before a restart then read as unknown.
     secretList.push(randomBytes(32).toString('base64url'));
   }
@@ -70,7 +86,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     port,
     host: env.HOST?.trim() || '127.0.0.1',
     baseUrl,
-    redisUrl: env.REDIS_URL?.trim() || undefined,
+    redisUrl,
+    databaseUrl,
     trustProxy: trustProxyOf(env.TRUST_PROXY),
     sessionSecret,
     magicLinkSecrets: secretList,

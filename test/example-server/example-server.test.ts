@@ -172,6 +172,37 @@ describe('example server', () => {
     assert.throws(() => readSettings({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) }), /MAGIC_LINK_SECRET must be set/);
   });
 
+  it('refuses TRUST_PROXY=true at start-up: it would let any client pick its own IP and rate-limit key', () => {
+    assert.throws(
+      () => readSettings({ TRUST_PROXY: 'true' }),
+      (error: unknown) => error instanceof SettingsError && /TRUST_PROXY=true .*number of proxies.*TRUST_PROXY=1/.test(error.message),
+    );
+  });
+
+  it('refuses to start on a shared store without MAGIC_LINK_SECRET: each process would draw its own', () => {
+    for (const shared of ['REDIS_URL', 'DATABASE_URL']) {
+      assert.throws(
+        () => readSettings({ [shared]: 'redis://127.0.0.1:1' }),
+        (error: unknown) => error instanceof SettingsError && new RegExp(`MAGIC_LINK_SECRET must be set with ${shared}`).test(error.message),
+      );
+      assert.ok(readSettings({ [shared]: 'redis://127.0.0.1:1', MAGIC_LINK_SECRET: 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=' }));
+    }
+  });
+
+  it('the JSON API answers JSON whatever Accept says; page routes answer pages', async () => {
+    const { app, close } = demo();
+    for (const path of ['/v1/me', '/v1/nothing-here']) {
+      const res = await request(app).get(path).set('Accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
+      assert.match(String(res.headers['content-type']), /^application\/json/, `${path}: ${res.text.slice(0, 80)}`);
+      assert.equal(res.body.success, false);
+    }
+    const me = await request(app).get('/v1/me').set('Accept', 'text/html');
+    expectError(me, 'session_not_found');
+    const page = await request(app).get('/nothing-here').set('Accept', 'text/html');
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    await close();
+  });
+
   it('MAGIC_LINK_EMAIL_LIMIT, MAGIC_LINK_TTL and MAGIC_LINK_LIMIT_WINDOW take effect', async () => {
     const { app, close } = demo({ MAGIC_LINK_EMAIL_LIMIT: '1', MAGIC_LINK_TTL: '120', MAGIC_LINK_LIMIT_WINDOW: '600' });
     const first = await request(app).post('/v1/auth/magic-link').send({ email: 'me@example.com' });
