@@ -47,7 +47,9 @@ function trustProxyOf(raw: string | undefined): false | number {
   // `true` trusts every X-Forwarded-For entry, and the left-most is the client's to write: each
   // request could pick a fresh rate-limit key. The number of proxies in front is what Express needs.
   if (raw.trim() === 'true') {
-    throw new SettingsError('TRUST_PROXY=true would let any client choose its own IP (the left-most X-Forwarded-For entry). Set it to the number of proxies in front of the server, such as TRUST_PROXY=1.');
+    throw new SettingsError(
+      'TRUST_PROXY=true would let any client choose its own IP (the left-most X-Forwarded-For entry). Set it to the number of proxies in front of the server, such as TRUST_PROXY=1.',
+    );
   }
   if (/^\d+$/.test(raw.trim())) return Number(raw);
   throw new SettingsError(`TRUST_PROXY must be unset or the number of proxies in front of the server (such as 1); got ${JSON.stringify(raw)}.`);
