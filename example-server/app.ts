@@ -6,10 +6,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session from 'express-session';
 import { Redis } from 'ioredis';
 import passport from 'passport';
-import { errorHandler, MagicLink, MagicLinkError, MagicLinkStrategy, requestId, type MagicLinkMessage } from 'express-magic-link';
+import { errorHandler, MagicLink, MagicLinkError, MagicLinkStrategy, migrate, requestId, type MagicLinkMessage } from 'express-magic-link';
+import pg from 'pg';
 import { dashboardPage, errorPage, inboxPage, signInPage, type InboxMessage, type PageError } from './pages.js';
+import { PostgresSessionStore, SESSION_TABLE_SQL } from './postgres-session-store.js';
 import { RedisSessionStore } from './redis-session-store.js';
-import { memoryUsers, redisUsers, type DemoUser } from './users.js';
+import { memoryUsers, postgresUsers, redisUsers, USERS_TABLE_SQL, type DemoUser } from './users.js';
 import { sessionSeal } from './session-seal.js';
 import { isLoopbackHost, type Settings } from './settings.js';
 
@@ -19,6 +21,10 @@ export interface ExampleApp {
   outbox: InboxMessage[];
   /** The Redis client when REDIS_URL is set. */
   redis: Redis | undefined;
+  /** The PostgreSQL pool when DATABASE_URL is set (and REDIS_URL is not). */
+  postgres: pg.Pool | undefined;
+  /** Resolves once the store is ready to serve (PostgreSQL: its tables made); serve after it. */
+  ready: Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -71,14 +77,25 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
     : undefined;
   redis?.on('error', (error: Error) => log(`[demo] redis: ${error.message}`));
-  const users = redis ? redisUsers(redis) : memoryUsers();
+  // A bounded wait for a connection: node-postgres waits forever by default.
+  const postgres =
+    !redis && settings.databaseUrl ? new pg.Pool({ connectionString: settings.databaseUrl, max: 10, connectionTimeoutMillis: 2_000 }) : undefined;
+  postgres?.on('error', (error: Error) => log(`[demo] postgres: ${error.message}`));
+  const users = redis ? redisUsers(redis) : postgres ? postgresUsers(postgres) : memoryUsers();
+  // The library's tables, then the demo's own; safe on every start, and (under a lock, in one implicit
+  // transaction) by processes starting together.
+  const ready = postgres
+    ? migrate(postgres)
+        .then(() => postgres.query(`SELECT pg_advisory_xact_lock(hashtext('demo-tables'));\n${USERS_TABLE_SQL}\n${SESSION_TABLE_SQL}`))
+        .then(() => undefined)
+    : Promise.resolve();
 
   const authenticator = new passport.Passport();
   const magicLink = new MagicLink({
     baseUrl: settings.baseUrl,
     secret: settings.magicLinkSecrets,
     mailer,
-    redis,
+    ...(redis ? { redis } : postgres ? { postgres } : {}),
     ttlSeconds: settings.ttlSeconds,
     retentionSeconds: settings.retentionSeconds,
     limits: {
@@ -114,7 +131,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     session({
       name: 'sid',
       secret: settings.sessionSecret,
-      ...(redis ? { store: new RedisSessionStore(redis) } : {}),
+      ...(redis ? { store: new RedisSessionStore(redis) } : postgres ? { store: new PostgresSessionStore(postgres) } : {}),
       resave: false,
       saveUninitialized: false,
       cookie: { httpOnly: true, sameSite: 'lax', secure: baseUrl.protocol === 'https:', maxAge: 7 * 24 * 3600 * 1000 },
@@ -270,6 +287,16 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
 
   app.get('/healthz', async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
+    if (postgres) {
+      const healthy = await Promise.race([
+        postgres.query('SELECT 1').then(
+          () => true,
+          () => false,
+        ),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref()),
+      ]);
+      return void res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', store: 'postgres' });
+    }
     if (!redis) return void res.json({ status: 'ok', store: 'memory' });
     const healthy = redis.status === 'ready' && (await pingWithin(redis, 1_000));
     res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', store: 'redis' });
@@ -310,10 +337,13 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     app,
     outbox,
     redis,
+    postgres,
+    ready,
     close: async () => {
       const store = magicLink.store as { close?: () => void };
       store.close?.();
       redis?.disconnect();
+      await postgres?.end();
     },
   };
 }

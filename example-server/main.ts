@@ -19,7 +19,13 @@ if (settings.baseUrl.startsWith('https:') && settings.trustProxy === false) {
   );
 }
 
-const { app, close } = createExampleApp(settings);
+const { app, close, ready } = createExampleApp(settings);
+try {
+  await ready;
+} catch (error) {
+  console.error(`Could not prepare the database: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 const server = app.listen(settings.port, settings.host, () => {
   console.log(`express-magic-link demo listening on http://${settings.host}:${settings.port}`);
   console.log(`Open ${settings.baseUrl}/ to sign in${settings.production ? '' : `; mails arrive at ${settings.baseUrl}/dev/inbox`}.`);

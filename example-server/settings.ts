@@ -59,9 +59,14 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const production = env.NODE_ENV === 'production';
   const port = whole(env, 'PORT', 3000, 0, 65_535);
   const baseUrl = env.BASE_URL?.trim() || `http://localhost:${port}`;
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  // With a shared store, every process must key links and sign session cookies alike.
+  const shared = redisUrl ? 'REDIS_URL' : databaseUrl ? 'DATABASE_URL' : undefined;
   let sessionSecret = env.SESSION_SECRET ?? '';
   if (sessionSecret === '') {
     if (production) throw new SettingsError('SESSION_SECRET must be set when NODE_ENV=production.');
+    if (shared) throw new SettingsError(`SESSION_SECRET must be set with ${shared}: every process sharing the sessions needs the same one.`);
     // A fresh secret per start: sessions simply end when the dev server restarts.
     sessionSecret = randomBytes(32).toString('hex');
   }
@@ -69,13 +74,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     .split(',')
     .map((secret) => secret.trim())
     .filter(Boolean);
-  const redisUrl = env.REDIS_URL?.trim() || undefined;
-  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (secretList.length === 0) {
     if (production) throw new SettingsError('MAGIC_LINK_SECRET must be set when NODE_ENV=production: make one with `openssl rand -base64 32`.');
-    // A shared store with a secret per process: each process would key its links differently, and a
-    // link issued by one would be unknown to the others.
-    const shared = redisUrl ? 'REDIS_URL' : databaseUrl ? 'DATABASE_URL' : undefined;
+    // A secret per process would key each process's links differently: a link issued by one would
+    // be unknown to the others.
     if (shared) {
       throw new SettingsError(
         `MAGIC_LINK_SECRET must be set with ${shared}: every process sharing the store needs the same one (make it with \`openssl rand -base64 32\`).`,

@@ -1,7 +1,9 @@
 // The demo's user table: created on first sign-in. In memory for one process; with REDIS_URL in
-// Redis, so every demo process finds a user that another one created. Sessions hold the id only.
+// Redis and with DATABASE_URL in PostgreSQL, so every demo process finds a user that another one
+// created. Sessions hold the id only.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import { MagicLinkError } from 'express-magic-link';
 
 export interface DemoUser {
@@ -55,4 +57,25 @@ export function redisUsers(redis: Redis, prefix = 'demo:user:'): Users {
     const email = await redis.hget(`${prefix}by-id`, id);
     return email === null ? undefined : { id, email };
   }
+}
+
+export const USERS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS demo_users (id text PRIMARY KEY, email text NOT NULL UNIQUE);`;
+
+export function postgresUsers(pool: pg.Pool): Users {
+  return {
+    async findOrCreate(email) {
+      // One statement: two processes signing in the same new address agree on one id.
+      const { rows } = await pool
+        .query<DemoUser>('INSERT INTO demo_users (id, email) VALUES ($1, $2) ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email RETURNING id, email', [
+          randomUUID(),
+          email,
+        ])
+        .catch(outage);
+      return rows[0]!;
+    },
+    async byId(id) {
+      const { rows } = await pool.query<DemoUser>('SELECT id, email FROM demo_users WHERE id = $1', [id]).catch(outage);
+      return rows[0];
+    },
+  };
 }

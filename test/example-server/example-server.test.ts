@@ -179,13 +179,19 @@ describe('example server', () => {
     );
   });
 
-  it('refuses to start on a shared store without MAGIC_LINK_SECRET: each process would draw its own', () => {
+  it('refuses to start on a shared store without MAGIC_LINK_SECRET or SESSION_SECRET: each process would draw its own', () => {
     for (const shared of ['REDIS_URL', 'DATABASE_URL']) {
       assert.throws(
-        () => readSettings({ [shared]: 'redis://127.0.0.1:1' }),
+        () => readSettings({ [shared]: 'redis://127.0.0.1:1', SESSION_SECRET: 's'.repeat(32) }),
         (error: unknown) => error instanceof SettingsError && new RegExp(`MAGIC_LINK_SECRET must be set with ${shared}`).test(error.message),
       );
-      assert.ok(readSettings({ [shared]: 'redis://127.0.0.1:1', MAGIC_LINK_SECRET: 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=' }));
+      assert.throws(
+        () => readSettings({ [shared]: 'redis://127.0.0.1:1', MAGIC_LINK_SECRET: 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=' }),
+        (error: unknown) => error instanceof SettingsError && new RegExp(`SESSION_SECRET must be set with ${shared}`).test(error.message),
+      );
+      assert.ok(
+        readSettings({ [shared]: 'redis://127.0.0.1:1', MAGIC_LINK_SECRET: 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=', SESSION_SECRET: 's'.repeat(32) }),
+      );
     }
   });
 

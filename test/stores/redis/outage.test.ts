@@ -93,7 +93,9 @@ describe('example server on Redis', function () {
   after(async () => server?.destroy());
 
   it('/healthz reports the store, answers 503 while Redis is down, and recovers', async () => {
-    const demo = createExampleApp(readSettings({ REDIS_URL: server.url, MAGIC_LINK_SECRET: TEST_SECRET }), { log: () => undefined });
+    const demo = createExampleApp(readSettings({ REDIS_URL: server.url, MAGIC_LINK_SECRET: TEST_SECRET, SESSION_SECRET: 'test-session-secret' }), {
+      log: () => undefined,
+    });
     await whenReady(demo.redis!);
     let res = await request(demo.app).get('/healthz');
     assert.equal(res.status, 200);
@@ -115,7 +117,9 @@ describe('example server on Redis', function () {
 
   /** The demo on this Redis, with a browser signed in through the confirm page. */
   async function signedInDemo() {
-    const demo = createExampleApp(readSettings({ REDIS_URL: server.url, MAGIC_LINK_SECRET: TEST_SECRET }), { log: () => undefined });
+    const demo = createExampleApp(readSettings({ REDIS_URL: server.url, MAGIC_LINK_SECRET: TEST_SECRET, SESSION_SECRET: 'test-session-secret' }), {
+      log: () => undefined,
+    });
     await whenReady(demo.redis!);
     const browser = request.agent(demo.app);
     assert.equal((await browser.post('/v1/auth/magic-link').send({ email: 'me@example.com' })).status, 202);
@@ -148,7 +152,9 @@ describe('example server on Redis', function () {
 
   // The pre-sign-in state names the address on the page; in Redis it is sealed, and keys are digests.
   it('before sign-in, the sessions in Redis hold no address, though the page names it', async () => {
-    const demo = createExampleApp(readSettings({ REDIS_URL: server.url, MAGIC_LINK_SECRET: TEST_SECRET }), { log: () => undefined });
+    const demo = createExampleApp(readSettings({ REDIS_URL: server.url, MAGIC_LINK_SECRET: TEST_SECRET, SESSION_SECRET: 'test-session-secret' }), {
+      log: () => undefined,
+    });
     await whenReady(demo.redis!);
     const browser = request.agent(demo.app);
     const form = (path: string, body: Record<string, string>) => browser.post(path).set('Origin', 'http://localhost:3000').type('form').send(body);
