@@ -2,11 +2,14 @@
 // (in-process, over loopback, a no-op mailer, limits out of the way) and compare before and after.
 //   heap:  the memory store's heap bytes per link, after a full GC.
 //   redis: used_memory bytes per link in a Redis of its own (REDIS_URL), with RedisTokenStore and
-//          the limiters in memory, so only links are in Redis. Every link is for a new address.
+//          the limiters' keys deleted before weighing, so only links count. Every link is for a new address.
+//   postgres: issues the links into PostgreSQL (DATABASE_URL) and prints how many; bench/run.ts
+//          weighs the tables (pg_total_relation_size) before and after.
 import express from 'express';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { MagicLink, MemoryTokenStore, RedisTokenStore, type TokenStore } from 'express-magic-link';
+import pg from 'pg';
+import { MagicLink, MemoryTokenStore, PostgresTokenStore, RedisTokenStore, type TokenStore } from 'express-magic-link';
 
 const [, , what = 'heap', count = '100000'] = process.argv;
 const links = Number(count);
@@ -98,13 +101,24 @@ async function microsPerSave(held: number, cap: number): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1000 / timed;
 }
 
+async function postgresLinks(): Promise<{ links: number }> {
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: 10 });
+  const store = new PostgresTokenStore(pool, { pruneIntervalMs: 0 });
+  await issueLinks(store, false);
+  store.close();
+  await pool.end();
+  return { links };
+}
+
 const result =
-  what === 'redis'
-    ? await redisPerLink()
-    : what === 'cap'
-      ? {
-          microsPerSaveAtCap: Number((await microsPerSave(links, links)).toFixed(2)),
-          microsPerSaveFarBelowCap: Number((await microsPerSave(1_000, links)).toFixed(2)),
-        }
-      : { oneAddress: await heapPerLink(true), newAddressAndIpEach: await heapPerLink(false) };
+  what === 'postgres'
+    ? await postgresLinks()
+    : what === 'redis'
+      ? await redisPerLink()
+      : what === 'cap'
+        ? {
+            microsPerSaveAtCap: Number((await microsPerSave(links, links)).toFixed(2)),
+            microsPerSaveFarBelowCap: Number((await microsPerSave(1_000, links)).toFixed(2)),
+          }
+        : { oneAddress: await heapPerLink(true), newAddressAndIpEach: await heapPerLink(false) };
 console.log(JSON.stringify(result));

@@ -11,6 +11,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import autocannon from 'autocannon';
+import pg from 'pg';
+import { PostgresServer } from '../test/helpers/postgres-server.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
@@ -18,7 +20,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
 const FOOTPRINT_LINKS = Number(process.env.BENCH_FOOTPRINT_LINKS ?? 100_000);
 
-type Mode = 'bare' | 'floor' | 'memory' | 'redis' | 'redis-wait' | 'peer';
+type Mode = 'bare' | 'floor' | 'memory' | 'redis' | 'redis-wait' | 'postgres' | 'peer';
 type Flow = 'request-link' | 'verify';
 
 interface CaseResult {
@@ -37,6 +39,8 @@ interface CaseResult {
   p99RatioToBare?: number;
   redisCommandsPerRequest?: number;
   redisRoundTripsPerRequest?: number;
+  /** PostgreSQL cases: statements the pool was sent per request. */
+  postgresRoundTripsPerRequest?: number;
 }
 
 function startServer(mode: Mode, env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
@@ -161,7 +165,7 @@ interface Server {
   redis?: RedisServer;
 }
 
-const MODES = ['bare', 'floor', 'memory', 'redis', 'redis-wait', 'peer'] as const;
+const MODES = ['bare', 'floor', 'memory', 'redis', 'redis-wait', 'postgres', 'peer'] as const;
 const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
 
 /** Every round runs each server once, starting one further along the list each time. */
@@ -196,12 +200,17 @@ async function measureFlow(flow: Flow, servers: Server[], request: (server: Serv
   });
 }
 
-async function runAll(redis: RedisServer, replicated: RedisServer): Promise<{ cases: CaseResult[]; redisGrowth: ReturnType<typeof usedMemoryPerRequest> }> {
+async function runAll(
+  redis: RedisServer,
+  replicated: RedisServer,
+  postgres: PostgresServer,
+): Promise<{ cases: CaseResult[]; redisGrowth: ReturnType<typeof usedMemoryPerRequest> }> {
   const servers: Server[] = [];
   try {
     for (const mode of MODES) {
       const redisOfMode = mode === 'redis' ? redis : mode === 'redis-wait' ? replicated : undefined;
-      servers.push({ mode, ...(await startServer(mode, redisOfMode ? { REDIS_URL: redisOfMode.url } : {})), redis: redisOfMode });
+      const env: Record<string, string> = redisOfMode ? { REDIS_URL: redisOfMode.url } : mode === 'postgres' ? { DATABASE_URL: postgres.url } : {};
+      servers.push({ mode, ...(await startServer(mode, env)), redis: redisOfMode });
     }
     // Warm up: JIT, script loading, connection pools. The floor only signs in.
     for (const server of servers) {
@@ -240,6 +249,19 @@ async function runAll(redis: RedisServer, replicated: RedisServer): Promise<{ ca
     const verifyTrips = await redis.roundTrips(() => load(onRedis.url, verifyRequest('redis', counted), { amount: counted.length }));
     linkCases.find((c) => c.mode === 'redis')!.redisRoundTripsPerRequest = linkTrips / COUNTED_REQUESTS;
     verifyCases.find((c) => c.mode === 'redis')!.redisRoundTripsPerRequest = verifyTrips / counted.length;
+    // PostgreSQL round trips: the statements its pool was sent, on fresh requests.
+    const onPostgres = servers.find((server) => server.mode === 'postgres')!;
+    await takeTokens(onPostgres.url);
+    const statements = async (action: () => Promise<unknown>) => {
+      await fetch(`${onPostgres.url}/bench/queries`);
+      await action();
+      return ((await (await fetch(`${onPostgres.url}/bench/queries`)).json()) as { queries: number }).queries;
+    };
+    const pgLinkTrips = await statements(() => load(onPostgres.url, linkRequest('postgres'), { amount: COUNTED_REQUESTS }));
+    const pgCounted = await takeTokens(onPostgres.url);
+    const pgVerifyTrips = await statements(() => load(onPostgres.url, verifyRequest('postgres', pgCounted), { amount: pgCounted.length }));
+    linkCases.find((c) => c.mode === 'postgres')!.postgresRoundTripsPerRequest = pgLinkTrips / COUNTED_REQUESTS;
+    verifyCases.find((c) => c.mode === 'postgres')!.postgresRoundTripsPerRequest = pgVerifyTrips / pgCounted.length;
     // Listed by mode, request-link before verify.
     const cases = MODES.flatMap((mode) => [...linkCases, ...verifyCases].filter((c) => c.mode === mode));
     return { cases, redisGrowth };
@@ -249,7 +271,7 @@ async function runAll(redis: RedisServer, replicated: RedisServer): Promise<{ ca
 }
 
 /** Bytes per outstanding link at rest (`bench/footprint.ts`), in a process of its own. */
-function footprint(what: 'heap' | 'redis' | 'cap', env: Record<string, string> = {}): Promise<Record<string, number>> {
+function footprint(what: 'heap' | 'redis' | 'postgres' | 'cap', env: Record<string, string> = {}): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/footprint.ts', what, String(FOOTPRINT_LINKS)], {
       env: { ...process.env, ...env },
@@ -263,17 +285,46 @@ function footprint(what: 'heap' | 'redis' | 'cap', env: Record<string, string> =
   });
 }
 
+/** Issues FOOTPRINT_LINKS links into PostgreSQL through the real handler (`bench/footprint.ts`); returns how many. */
+async function footprintPostgres(url: string): Promise<number> {
+  return (await footprint('postgres', { DATABASE_URL: url })).links!;
+}
+
 const started = Date.now();
 const redis = await RedisServer.start();
 // redis-wait: a primary of its own with one replica, for `waitForReplicas: 1` (WAIT pipelined with each redeem).
 const primary = await RedisServer.start();
 const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(primary.port)]);
+// A cluster of its own; fsync off (the disk is not what is measured), every commit still written to the WAL.
+const postgres = await PostgresServer.start();
 let results: CaseResult[];
 let redisGrowth: ReturnType<typeof usedMemoryPerRequest>;
 try {
-  ({ cases: results, redisGrowth } = await runAll(redis, primary));
+  ({ cases: results, redisGrowth } = await runAll(redis, primary, postgres));
 } finally {
   await Promise.all([redis.destroy(), replica.destroy(), primary.destroy()]);
+}
+// PostgreSQL per outstanding link: the library's tables and indexes, in a database holding nothing else.
+let postgresFootprint: { bytesPerLink: number; links: number };
+try {
+  progress('measuring PostgreSQL bytes per outstanding link');
+  const pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  await pool.query('TRUNCATE magic_link_links, magic_link_emails, magic_link_limits');
+  const size = async () =>
+    Number(
+      (
+        await pool.query<{ bytes: string }>(
+          // The links and the addresses' state; the limit counters expire with their window, as on Redis.
+          "SELECT (pg_total_relation_size('magic_link_links') + pg_total_relation_size('magic_link_emails'))::bigint AS bytes",
+        )
+      ).rows[0]!.bytes,
+    );
+  const before = await size();
+  const issued = Number(await footprintPostgres(postgres.url));
+  postgresFootprint = { bytesPerLink: Math.round(((await size()) - before) / issued), links: issued };
+  await pool.end();
+} finally {
+  await postgres.destroy();
 }
 // Both at once, each in a process of its own: memory figures do not depend on CPU time. The Redis
 // one gets a server of its own, so nothing but its links is in it.
@@ -301,11 +352,11 @@ for (const result of results) {
 const redisVersion = /v=([\d.]+)/.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, Redis ${redisVersion}`;
 
-const header = '| case | req/s | ratio to bare | ratio to floor | p50 ms | p99 ms | p99 vs bare | errors | non-2xx | Redis cmds/req | Redis round trips/req |';
+const header = '| case | req/s | ratio to bare | ratio to floor | p50 ms | p99 ms | p99 vs bare | errors | non-2xx | Redis cmds/req | round trips/req |';
 const lines = [header, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
 for (const r of results) {
   lines.push(
-    `| ${r.case} | ${r.requestsPerSecond} | ${r.ratioToBare} | ${r.ratioToFloor ?? ''} | ${r.p50Ms} | ${r.p99Ms} | ${r.p99RatioToBare} | ${r.errors} | ${r.non2xx} | ${r.redisCommandsPerRequest?.toFixed(2) ?? ''} | ${r.redisRoundTripsPerRequest?.toFixed(2) ?? ''} |`,
+    `| ${r.case} | ${r.requestsPerSecond} | ${r.ratioToBare} | ${r.ratioToFloor ?? ''} | ${r.p50Ms} | ${r.p99Ms} | ${r.p99RatioToBare} | ${r.errors} | ${r.non2xx} | ${r.redisCommandsPerRequest?.toFixed(2) ?? ''} | ${(r.redisRoundTripsPerRequest ?? r.postgresRoundTripsPerRequest)?.toFixed(2) ?? ''} |`,
   );
 }
 const summary = {
@@ -316,6 +367,7 @@ const summary = {
   cases: results,
   redisBytesPerOutstandingLink: redisFootprint,
   redisGrowthPerLinkRequest: redisGrowth,
+  postgresBytesPerOutstandingLink: postgresFootprint,
   memoryHeapBytesPerLink: heap,
   memoryStoreAtCap: cap,
   elapsedSeconds: Math.round((Date.now() - started) / 1000),
@@ -327,6 +379,9 @@ console.log(
 );
 console.log(
   `Redis growth per link request in the timed run, with the new address's and new IP's limiter counters: ${redisGrowth?.bytesPerRequest} bytes (${redisGrowth?.emailStateKeys} email-state keys)`,
+);
+console.log(
+  `PostgreSQL per outstanding link at ${postgresFootprint.links} links, each for a new address: ${postgresFootprint.bytesPerLink} bytes of pg_total_relation_size (the links and address tables with their indexes)`,
 );
 console.log(`Heap per outstanding link on the memory store at ${FOOTPRINT_LINKS} links: ${JSON.stringify(heap)}`);
 console.log(`Memory store saves at its cap of ${FOOTPRINT_LINKS} records: ${cap.microsPerSaveAtCap} µs each (${cap.microsPerSaveFarBelowCap} µs far below it)`);

@@ -1,5 +1,5 @@
 // One benchmark server per process, on loopback: `bare` (the ceiling), `floor` (a session sign-in
-// with no token at all), `memory`, `redis`, or `peer` (passport-magic-login). Prints `ready <port>`
+// with no token at all), `memory`, `redis`, `postgres`, or `peer` (passport-magic-login). Prints `ready <port>`
 // once listening. Mailers do no I/O; they keep the
 // tokens so the verify cases can redeem fresh ones.
 import express, { type Request, type Response } from 'express';
@@ -7,7 +7,8 @@ import session from 'express-session';
 import { Redis } from 'ioredis';
 import passport from 'passport';
 import magicLoginModule from 'passport-magic-login';
-import { MagicLink, MagicLinkStrategy, errorHandler } from 'express-magic-link';
+import pg from 'pg';
+import { MagicLink, MagicLinkStrategy, errorHandler, migrate, type PostgresClient } from 'express-magic-link';
 
 const mode = process.argv[2] ?? 'bare';
 const tokens: string[] = [];
@@ -48,6 +49,26 @@ if (mode === 'bare') {
       error ? next(error) : res.status(200).json({ success: true, message: 'success', data: { user: req.user } }),
     );
   });
+} else if (mode === 'postgres') {
+  // A pool as the README sets one up; the queries it is sent are counted (its round trips).
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: 10, connectionTimeoutMillis: 2_000 });
+  pool.on('error', () => undefined);
+  await migrate(pool);
+  let queries = 0;
+  const counted: PostgresClient = { query: (text, values) => (queries++, pool.query(text, values) as never) };
+  const { authenticator, sessions } = sessionSignIn();
+  const magicLink = new MagicLink({
+    baseUrl: 'http://127.0.0.1',
+    mailer: { send: async ({ url }) => void tokens.push(url.slice(url.indexOf('token=') + 6)) },
+    postgres: counted,
+    secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
+  });
+  authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
+  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
+  app.post('/v1/auth/verify', ...sessions, magicLink.verifyHandler());
+  app.get('/bench/queries', (_req, res) => void res.json({ queries: queries.valueOf(), reset: (queries = 0) }));
+  tokensRoute();
+  app.use(errorHandler());
 } else if (mode === 'memory' || mode === 'redis' || mode === 'redis-wait') {
   // The client options the README recommends.
   const redis =

@@ -25,6 +25,8 @@ describe('bench smoke test', function () {
         'redis verify',
         'redis-wait request-link',
         'redis-wait verify',
+        'postgres request-link',
+        'postgres verify',
         'peer request-link',
         'peer verify',
       ],
