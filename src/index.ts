@@ -19,18 +19,8 @@ export { RedisTokenStore, type RedisTokenStoreOptions } from './stores/redis-sto
 export type { RedisClient } from './stores/redis-client.js';
 export { PostgresTokenStore, migrate, type PostgresTokenStoreOptions } from './stores/postgres-store.js';
 export type { PostgresClient, PostgresResult } from './stores/postgres-client.js';
-export type {
-  EmailKey,
-  ExchangeOptions,
-  ExchangeResult,
-  LimiterSpec,
-  RedeemOptions,
-  RedeemResult,
-  SaveOptions,
-  TokenKey,
-  TokenRecord,
-  TokenStore,
-} from './stores/contract.js';
+// The store contract, whole: every type in contract.ts is public (what the library asks beyond it is in capabilities.ts).
+export type * from './stores/contract.js';
 export type {
   ErrorEnvelope,
   LimitOptions,

@@ -13,7 +13,8 @@ import {
   describe,
   dropUndefined,
 } from './checks.js';
-import { REQUIRED_STORE_METHODS, type TokenStore } from '../stores/contract.js';
+import { REQUIRED_STORE_METHODS } from '../stores/capabilities.js';
+import type { TokenStore } from '../stores/contract.js';
 import { MemoryTokenStore } from '../stores/memory-store.js';
 import { isPostgresClient } from '../stores/postgres-client.js';
 import { PostgresTokenStore } from '../stores/postgres-store.js';

@@ -4,7 +4,8 @@
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { LimitsConfig } from '../config/options.js';
 import { MagicLinkError, type LimitCode } from '../errors.js';
-import type { BudgetCounter, LimiterSpec } from '../stores/contract.js';
+import type { BudgetCounter } from '../stores/capabilities.js';
+import type { LimiterSpec } from '../stores/contract.js';
 import { withDeadline } from './deadline.js';
 
 /** Seconds a client waits when the store cannot be reached. */

@@ -5,7 +5,8 @@
 import type { Request } from 'express';
 import type { MagicLinkConfig } from '../config/options.js';
 import { isLimitCode, MagicLinkError, type ErrorCode } from '../errors.js';
-import { offersBudgetedRedeem, type ExchangeResult, type RedeemOptions, type RedeemResult } from '../stores/contract.js';
+import { offersBudgetedRedeem } from '../stores/capabilities.js';
+import type { ExchangeResult, RedeemOptions, RedeemResult } from '../stores/contract.js';
 import type { MagicLinkEventType, SignInDetails, VerifyCallback } from '../types.js';
 import { clientIpKeys } from './client-ip.js';
 import { withDeadline } from './deadline.js';

@@ -81,20 +81,6 @@ export interface LimiterSpec {
 }
 
 /**
- * A rate-limit counter as a store that keeps them sees it: `points` per `windowMs`, blocked for
- * `blockMs` once a take goes over. Internal: the shape of `redeemWithBudget`.
- */
-export interface BudgetCounter {
-  readonly key: string;
-  readonly points: number;
-  readonly windowMs: number;
-  readonly blockMs: number;
-}
-
-/** Internal. */
-export type BudgetedRedeemResult = RedeemResult | { readonly status: 'over_budget'; readonly counter: number; readonly msBeforeNext: number };
-
-/**
  * Storage for links and their exchange codes: one record per link, under `TokenKey.id`, which is
  * also its code's digest, so a link and its code are found (and burnt) together. Each method is one
  * atomic operation; all the keys it touches share the email's tag, so on Redis Cluster they sit in
@@ -126,27 +112,3 @@ export interface TokenStore {
    */
   createLimiter?(spec: LimiterSpec): RateLimiterAbstract;
 }
-
-/**
- * Internal capability of a store that keeps the counters in the same server as the links (one Redis,
- * PostgreSQL): take one point of each counter, then redeem, in one atomic step; give the points back
- * when the redeem succeeds. A counter over its points refuses before the link is read.
- */
-export interface BudgetedRedeem {
-  redeemWithBudget(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult>;
-}
-
-export function offersBudgetedRedeem(store: TokenStore): store is TokenStore & BudgetedRedeem {
-  return typeof (store as Partial<BudgetedRedeem>).redeemWithBudget === 'function';
-}
-
-/** The methods every store must have; derived from the type, so a new one cannot be forgotten here. */
-export const REQUIRED_STORE_METHODS = ['save', 'peek', 'redeem', 'exchange', 'delete'] as const satisfies readonly Exclude<
-  keyof TokenStore,
-  OptionalCapability
->[];
-type OptionalCapability = 'inProcess' | 'createLimiter';
-// Compile-time: the list above names every required method of TokenStore.
-type Missing = Exclude<keyof TokenStore, (typeof REQUIRED_STORE_METHODS)[number] | OptionalCapability>;
-const everyMethodListed: [Missing] extends [never] ? true : never = true;
-void everyMethodListed;

@@ -6,10 +6,8 @@ import { RateLimiterPostgres, RateLimiterRes, type RateLimiterStoreAbstract } fr
 import { DEFAULTS, storeDeadlines } from '../config/defaults.js';
 import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
 import { warnOnce } from '../warnings.js';
+import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult } from './capabilities.js';
 import type {
-  BudgetCounter,
-  BudgetedRedeem,
-  BudgetedRedeemResult,
   EmailKey,
   ExchangeOptions,
   ExchangeResult,

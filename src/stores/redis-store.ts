@@ -1,10 +1,8 @@
 // Token store on Redis: one small hash per link, plus a hash of policy state for an email once it
 // has any. Every operation is one Lua script (or one command); see redis-scripts.ts for the layout.
 import { assertKeyPrefix, assertKnownKeys, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
+import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult } from './capabilities.js';
 import type {
-  BudgetCounter,
-  BudgetedRedeem,
-  BudgetedRedeemResult,
   EmailKey,
   LimiterSpec,
   ExchangeOptions,
