@@ -165,7 +165,12 @@ interface Server {
   redis?: RedisServer;
 }
 
-const MODES = ['bare', 'floor', 'memory', 'redis', 'redis-wait', 'postgres', 'peer'] as const;
+// BENCH_WITHOUT_POSTGRES=1 leaves the PostgreSQL case out (to compare with builds that had none:
+// its server's background work shares the two cores with every other case).
+const WITH_POSTGRES = process.env.BENCH_WITHOUT_POSTGRES !== '1';
+const MODES: readonly Mode[] = (['bare', 'floor', 'memory', 'redis', 'redis-wait', 'postgres', 'peer'] as const).filter(
+  (mode) => WITH_POSTGRES || mode !== 'postgres',
+);
 const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
 
 /** Every round runs each server once, starting one further along the list each time. */
@@ -203,13 +208,13 @@ async function measureFlow(flow: Flow, servers: Server[], request: (server: Serv
 async function runAll(
   redis: RedisServer,
   replicated: RedisServer,
-  postgres: PostgresServer,
+  postgres: PostgresServer | undefined,
 ): Promise<{ cases: CaseResult[]; redisGrowth: ReturnType<typeof usedMemoryPerRequest> }> {
   const servers: Server[] = [];
   try {
     for (const mode of MODES) {
       const redisOfMode = mode === 'redis' ? redis : mode === 'redis-wait' ? replicated : undefined;
-      const env: Record<string, string> = redisOfMode ? { REDIS_URL: redisOfMode.url } : mode === 'postgres' ? { DATABASE_URL: postgres.url } : {};
+      const env: Record<string, string> = redisOfMode ? { REDIS_URL: redisOfMode.url } : mode === 'postgres' && postgres ? { DATABASE_URL: postgres.url } : {};
       servers.push({ mode, ...(await startServer(mode, env)), redis: redisOfMode });
     }
     // Warm up: JIT, script loading, connection pools. The floor only signs in.
@@ -250,18 +255,20 @@ async function runAll(
     linkCases.find((c) => c.mode === 'redis')!.redisRoundTripsPerRequest = linkTrips / COUNTED_REQUESTS;
     verifyCases.find((c) => c.mode === 'redis')!.redisRoundTripsPerRequest = verifyTrips / counted.length;
     // PostgreSQL round trips: the statements its pool was sent, on fresh requests.
-    const onPostgres = servers.find((server) => server.mode === 'postgres')!;
-    await takeTokens(onPostgres.url);
-    const statements = async (action: () => Promise<unknown>) => {
-      await fetch(`${onPostgres.url}/bench/queries`);
-      await action();
-      return ((await (await fetch(`${onPostgres.url}/bench/queries`)).json()) as { queries: number }).queries;
-    };
-    const pgLinkTrips = await statements(() => load(onPostgres.url, linkRequest('postgres'), { amount: COUNTED_REQUESTS }));
-    const pgCounted = await takeTokens(onPostgres.url);
-    const pgVerifyTrips = await statements(() => load(onPostgres.url, verifyRequest('postgres', pgCounted), { amount: pgCounted.length }));
-    linkCases.find((c) => c.mode === 'postgres')!.postgresRoundTripsPerRequest = pgLinkTrips / COUNTED_REQUESTS;
-    verifyCases.find((c) => c.mode === 'postgres')!.postgresRoundTripsPerRequest = pgVerifyTrips / pgCounted.length;
+    const onPostgres = servers.find((server) => server.mode === 'postgres');
+    if (onPostgres) {
+      await takeTokens(onPostgres.url);
+      const statements = async (action: () => Promise<unknown>) => {
+        await fetch(`${onPostgres.url}/bench/queries`);
+        await action();
+        return ((await (await fetch(`${onPostgres.url}/bench/queries`)).json()) as { queries: number }).queries;
+      };
+      const pgLinkTrips = await statements(() => load(onPostgres.url, linkRequest('postgres'), { amount: COUNTED_REQUESTS }));
+      const pgCounted = await takeTokens(onPostgres.url);
+      const pgVerifyTrips = await statements(() => load(onPostgres.url, verifyRequest('postgres', pgCounted), { amount: pgCounted.length }));
+      linkCases.find((c) => c.mode === 'postgres')!.postgresRoundTripsPerRequest = pgLinkTrips / COUNTED_REQUESTS;
+      verifyCases.find((c) => c.mode === 'postgres')!.postgresRoundTripsPerRequest = pgVerifyTrips / pgCounted.length;
+    }
     // Listed by mode, request-link before verify.
     const cases = MODES.flatMap((mode) => [...linkCases, ...verifyCases].filter((c) => c.mode === mode));
     return { cases, redisGrowth };
@@ -296,7 +303,7 @@ const redis = await RedisServer.start();
 const primary = await RedisServer.start();
 const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(primary.port)]);
 // A cluster of its own; fsync off (the disk is not what is measured), every commit still written to the WAL.
-const postgres = await PostgresServer.start();
+const postgres = WITH_POSTGRES ? await PostgresServer.start() : undefined;
 let results: CaseResult[];
 let redisGrowth: ReturnType<typeof usedMemoryPerRequest>;
 try {
@@ -305,27 +312,28 @@ try {
   await Promise.all([redis.destroy(), replica.destroy(), primary.destroy()]);
 }
 // PostgreSQL per outstanding link: the library's tables and indexes, in a database holding nothing else.
-let postgresFootprint: { bytesPerLink: number; links: number };
-try {
-  progress('measuring PostgreSQL bytes per outstanding link');
-  const pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
-  await pool.query('TRUNCATE magic_link_links, magic_link_emails, magic_link_limits');
-  const size = async () =>
-    Number(
-      (
-        await pool.query<{ bytes: string }>(
-          // The links and the addresses' state; the limit counters expire with their window, as on Redis.
-          "SELECT (pg_total_relation_size('magic_link_links') + pg_total_relation_size('magic_link_emails'))::bigint AS bytes",
-        )
-      ).rows[0]!.bytes,
-    );
-  const before = await size();
-  const issued = Number(await footprintPostgres(postgres.url));
-  postgresFootprint = { bytesPerLink: Math.round(((await size()) - before) / issued), links: issued };
-  await pool.end();
-} finally {
-  await postgres.destroy();
-}
+let postgresFootprint: { bytesPerLink: number; links: number } | undefined;
+if (postgres)
+  try {
+    progress('measuring PostgreSQL bytes per outstanding link');
+    const pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
+    await pool.query('TRUNCATE magic_link_links, magic_link_emails, magic_link_limits');
+    const size = async () =>
+      Number(
+        (
+          await pool.query<{ bytes: string }>(
+            // The links and the addresses' state; the limit counters expire with their window, as on Redis.
+            "SELECT (pg_total_relation_size('magic_link_links') + pg_total_relation_size('magic_link_emails'))::bigint AS bytes",
+          )
+        ).rows[0]!.bytes,
+      );
+    const before = await size();
+    const issued = Number(await footprintPostgres(postgres.url));
+    postgresFootprint = { bytesPerLink: Math.round(((await size()) - before) / issued), links: issued };
+    await pool.end();
+  } finally {
+    await postgres.destroy();
+  }
 // Both at once, each in a process of its own: memory figures do not depend on CPU time. The Redis
 // one gets a server of its own, so nothing but its links is in it.
 const footprintRedis = await RedisServer.start();
@@ -380,9 +388,10 @@ console.log(
 console.log(
   `Redis growth per link request in the timed run, with the new address's and new IP's limiter counters: ${redisGrowth?.bytesPerRequest} bytes (${redisGrowth?.emailStateKeys} email-state keys)`,
 );
-console.log(
-  `PostgreSQL per outstanding link at ${postgresFootprint.links} links, each for a new address: ${postgresFootprint.bytesPerLink} bytes of pg_total_relation_size (the links and address tables with their indexes)`,
-);
+if (postgresFootprint)
+  console.log(
+    `PostgreSQL per outstanding link at ${postgresFootprint.links} links, each for a new address: ${postgresFootprint.bytesPerLink} bytes of pg_total_relation_size (the links and address tables with their indexes)`,
+  );
 console.log(`Heap per outstanding link on the memory store at ${FOOTPRINT_LINKS} links: ${JSON.stringify(heap)}`);
 console.log(`Memory store saves at its cap of ${FOOTPRINT_LINKS} records: ${cap.microsPerSaveAtCap} µs each (${cap.microsPerSaveFarBelowCap} µs far below it)`);
 console.log(`\nJSON summary:\n${JSON.stringify(summary)}`);

@@ -202,6 +202,7 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     throw new TypeError(`\`${WHERE}\` option \`baseUrl\` is required: the app's public origin, e.g. "https://app.example.com".`);
   }
   assertOptionalUrl(given.baseUrl, WHERE, 'baseUrl');
+  assertBaseUrlShape(given.baseUrl);
   const mailer: unknown = given.mailer;
   if (typeof mailer !== 'object' || mailer === null || typeof (mailer as Record<string, unknown>).send !== 'function') {
     throw new TypeError(
@@ -304,6 +305,17 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     publicUser: given.publicUser ?? ((user: Express.User) => user),
     now: given.now ?? Date.now,
   });
+}
+
+/** Paths are appended to `baseUrl`: a query, a fragment or credentials in it would end up inside every mailed link. */
+function assertBaseUrlShape(baseUrl: string): void {
+  const url = new URL(baseUrl);
+  const extra = url.username || url.password ? 'credentials' : url.search ? `a query ("${url.search}")` : url.hash ? `a fragment ("${url.hash}")` : null;
+  if (extra) {
+    throw new TypeError(
+      `\`${WHERE}\` option \`baseUrl\` must be the app's public origin (and path, if it is mounted below one), without ${extra}: mailed links are made by appending to it. Use "${url.origin}${url.pathname === '/' ? '' : url.pathname}".`,
+    );
+  }
 }
 
 /** The one place a backend is chosen: `redis` or `postgres` as given, else one process's memory. */

@@ -81,6 +81,17 @@ describe('misconfiguration and options', () => {
       ],
       ['a string as postgres', { ...base, postgres: 'postgres://localhost/app' }, /`postgres` must be a node-postgres `Pool`/],
       ['a tablePrefix with a quote', { ...base, postgres: { query() {} }, tablePrefix: 'a"; drop' }, /`tablePrefix` must be lower-case letters/],
+      [
+        'a baseUrl with a query',
+        { ...base, baseUrl: 'https://app.example.com/?x=1' },
+        /`baseUrl` must be the app's public origin .*without a query \("\?x=1"\).*Use "https:\/\/app\.example\.com"/,
+      ],
+      ['a baseUrl with a fragment', { ...base, baseUrl: 'https://app.example.com/#frag' }, /without a fragment \("#frag"\)/],
+      [
+        'a baseUrl with credentials',
+        { ...base, baseUrl: 'https://user:pw@app.example.com/app' },
+        /without credentials.*Use "https:\/\/app\.example\.com\/app"/,
+      ],
       ['a keyPrefix with a brace', { ...base, keyPrefix: '{ml}' }, /`keyPrefix` must be a string without braces/],
       ['an empty appName', { ...base, appName: ' ' }, /`appName` must be a non-empty string/],
       ['a publicUser that is not a function', { ...base, publicUser: 'id' }, /`publicUser` must be a function/],
