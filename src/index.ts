@@ -25,6 +25,7 @@ export type {
   ErrorEnvelope,
   LimitOptions,
   LinkData,
+  LinkIssued,
   LinkSent,
   Mailer,
   MagicLinkAuthInfo,

@@ -6,11 +6,11 @@ import { describe } from './config/checks.js';
 import { createConfirmFormHandler, createConfirmPageHandler } from './http/confirm-page.js';
 import { assertSameSite } from './http/cross-site.js';
 import { isRequestLike } from './http/error-handler.js';
-import { createRequestLinkHandler, requestLinkFor } from './http/request-link.js';
+import { createRequestLinkHandler, parseLinkRequest, requestLinkFor } from './http/request-link.js';
 import { createExchangeHandler, createVerifyHandler } from './http/verify.js';
 import { SignInService } from './sign-in/service.js';
 import type { TokenStore } from './stores/contract.js';
-import type { LinkData, LinkSent, MagicLinkOptions } from './types.js';
+import type { LinkData, LinkIssued, LinkSent, MagicLinkOptions } from './types.js';
 
 /** A request handler as the factories return it: named, so it shows up in stack traces and profiles. */
 export type MagicLinkHandler = (req: Request, res: Response) => Promise<void>;
@@ -81,10 +81,30 @@ export class MagicLink {
     if (!isRequestLike(req)) return Promise.reject(new TypeError('`magicLink.requestLink(req, { email })` needs the Express request first.'));
     try {
       const { ttlSeconds, data, ...rest } = fields;
-      return requestLinkFor(service, req, { ...rest }, { ttlSeconds: checkTtl(ttlSeconds, service.config.maxTtlSeconds), data: checkData(data) });
+      return requestLinkFor(
+        service,
+        req,
+        { ...rest },
+        { ttlSeconds: checkTtl(ttlSeconds, service.config.maxTtlSeconds, 'requestLink'), data: checkData(data, 'requestLink') },
+      );
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Mints a link and its code on the server without mailing them (invites, admin tools, tests): the
+   * same record, sealing, single use and outstanding-links policy as a mailed link, and the domain
+   * policy. No request budget is taken — call it only from server code you trust, never with an
+   * address a visitor typed in an unauthenticated route (that is what `requestLink` is for).
+   */
+  async issueLink(fields: { email: string; redirect?: string; ttlSeconds?: number; data?: LinkData }): Promise<LinkIssued> {
+    const service = serviceOf(this);
+    const { ttlSeconds, data, ...rest } = fields;
+    const extras = { ttlSeconds: checkTtl(ttlSeconds, service.config.maxTtlSeconds, 'issueLink'), data: checkData(data, 'issueLink') };
+    const { email, redirect } = parseLinkRequest({ ...rest }, service);
+    const issued = await service.issueLink(email, redirect, extras);
+    return { url: issued.url, code: issued.code, expiresAt: new Date(issued.expiresAt) };
   }
 
   /** `POST {token}` → 200 `{user}` and a signed-in session. Needs express-session and `passport.session()`. */
@@ -128,18 +148,16 @@ export class MagicLink {
 const MAX_DATA_BYTES = 1024;
 
 /** A per-request lifetime: a whole number of seconds from 60 up to `maxTtlSeconds`. */
-function checkTtl(value: unknown, max: number): number | undefined {
+function checkTtl(value: unknown, max: number, method: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 60 || value > max) {
-    throw new TypeError(
-      `\`magicLink.requestLink\` option \`ttlSeconds\` must be a whole number from 60 to ${max} (\`maxTtlSeconds\`); got ${describe(value)}.`,
-    );
+    throw new TypeError(`\`magicLink.${method}\` option \`ttlSeconds\` must be a whole number from 60 to ${max} (\`maxTtlSeconds\`); got ${describe(value)}.`);
   }
   return value;
 }
 
 /** App data for one link: a flat object of strings, numbers, booleans and nulls, at most 1 KiB as JSON. */
-function checkData(value: unknown): LinkData | undefined {
+function checkData(value: unknown, method: string): LinkData | undefined {
   if (value === undefined) return undefined;
   const flat =
     typeof value === 'object' &&
@@ -148,7 +166,7 @@ function checkData(value: unknown): LinkData | undefined {
     Object.values(value).every((v) => v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)));
   if (!flat || Buffer.byteLength(JSON.stringify(value)) > MAX_DATA_BYTES) {
     throw new TypeError(
-      `\`magicLink.requestLink\` option \`data\` must be a flat object of strings, numbers, booleans and nulls, at most ${MAX_DATA_BYTES} bytes as JSON.`,
+      `\`magicLink.${method}\` option \`data\` must be a flat object of strings, numbers, booleans and nulls, at most ${MAX_DATA_BYTES} bytes as JSON.`,
     );
   }
   return value as LinkData;

@@ -22,6 +22,8 @@ export type MagicLinkEvent = MagicLinkEventBase &
   (
     | { readonly type: 'link_requested' }
     | { readonly type: 'link_sent' }
+    /** `beforeSend` returned false: answered as sent, nothing mailed or stored. */
+    | { readonly type: 'link_withheld' }
     | { readonly type: 'mail_failed'; readonly code: 'email_delivery_failed' }
     | { readonly type: 'limit_exceeded'; readonly code: LimitCode }
     | { readonly type: 'link_redeemed' }
@@ -170,6 +172,21 @@ export interface MagicLinkOptions {
    * `javascript:`, `data:` and the like are refused.
    */
   allowedRedirects?: readonly string[];
+  /**
+   * Address domains that may sign in: exact (`"example.com"`) or every subdomain of one
+   * (`"*.example.com"`, not the apex), compared after IDNA and lower-casing. Unset: every domain.
+   * Any other address is refused as `invalid_email` (detail `domain_not_allowed`) before any budget.
+   */
+  allowedDomains?: readonly string[];
+  /** Address domains that may not sign in (disposable mail, say), in the same forms; wins over `allowedDomains`. */
+  blockedDomains?: readonly string[];
+  /**
+   * Runs for each link request after the IP budget is taken and before the address's (a CAPTCHA or
+   * Turnstile check, a sign-up gate), bounded by `mailTimeoutMs`. Throw a `MagicLinkError` to refuse
+   * with it (anything else thrown, or a timeout, is a 503); return `false` to answer the same 202 as
+   * a sent link with nothing mailed, stored or counted against the address.
+   */
+  beforeSend?: (req: Request, link: { readonly email: string }) => boolean | void | Promise<boolean | void>;
   /** Path of the app's sign-in page, linked from the confirm page when a link is spent. Default `/`. */
   signInPath?: string;
   /** Receives every failure answered as a 5xx, with its request id, for logging; never shown to callers. Default: `console.error`. */
@@ -216,6 +233,15 @@ export interface MagicLinkAuthInfo {
 }
 
 /** What a link request returns to the caller: the normalised address and the link's times. */
+/** What `magicLink.issueLink()` answers: a link and its code, minted on the server and not mailed. */
+export interface LinkIssued {
+  /** The confirm-page link, as a mail would carry it. */
+  readonly url: string;
+  /** Its 6-digit exchange code. */
+  readonly code: string;
+  readonly expiresAt: Date;
+}
+
 export interface LinkSent {
   readonly email: string;
   readonly expiresAt: Date;

@@ -23,6 +23,7 @@ import { RedisTokenStore } from '../stores/redis-store.js';
 import type { LimitOptions, Mailer, MagicLinkOptions } from '../types.js';
 import { DEFAULT_LIMITS, DEFAULTS, storeDeadlines, trimSlashes } from './defaults.js';
 import { logToConsole } from './log.js';
+import { domainPolicy, parseDomainPattern, type DomainPattern, type DomainPolicy } from './domains.js';
 
 export interface LimitsConfig {
   readonly linkRequestsPerIp: number;
@@ -64,6 +65,9 @@ export interface MagicLinkConfig {
   readonly trustedOrigins: ReadonlySet<string>;
   /** `redirect` targets beyond same-origin paths. */
   readonly allowedRedirects: RedirectAllowList;
+  /** `allowedDomains` and `blockedDomains`, parsed; null when neither is set. */
+  readonly domains: DomainPolicy | null;
+  readonly beforeSend: MagicLinkOptions['beforeSend'];
   readonly signInPath: string;
   readonly onError: (error: unknown, requestId: string) => void;
   readonly appName: string;
@@ -99,6 +103,9 @@ const KNOWN_KEYS = [
   'successRedirect',
   'trustedOrigins',
   'allowedRedirects',
+  'allowedDomains',
+  'blockedDomains',
+  'beforeSend',
   'signInPath',
   'appName',
   'onError',
@@ -240,6 +247,7 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     throw new TypeError(`\`${WHERE}\` option \`maxTtlSeconds\` (${given.maxTtlSeconds}) must not be shorter than \`ttlSeconds\` (${ttlSeconds}).`);
   }
   assertWholeNumber(given.mailTimeoutMs, WHERE, 'mailTimeoutMs', 1, 120_000);
+  assertOptionalFunction(given.beforeSend, WHERE, 'beforeSend');
   assertWholeNumber(given.codeAttempts, WHERE, 'codeAttempts', 1, 100);
   for (const key of ['revokeEarlierLinks', 'burnOtherLinksOnSignIn'] as const) {
     if (given[key] !== undefined && typeof given[key] !== 'boolean') {
@@ -299,11 +307,32 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     successRedirect: given.successRedirect ?? DEFAULTS.successRedirect,
     trustedOrigins: originList(given.trustedOrigins, WHERE, 'trustedOrigins'),
     allowedRedirects: redirectAllowList(given.allowedRedirects, WHERE),
+    domains: domainPolicy(
+      given.allowedDomains === undefined ? null : domainList(given.allowedDomains, 'allowedDomains'),
+      domainList(given.blockedDomains ?? [], 'blockedDomains'),
+    ),
+    beforeSend: given.beforeSend,
     signInPath: given.signInPath ?? DEFAULTS.signInPath,
     onError: given.onError ?? logToConsole,
     appName: given.appName ?? baseUrl.host,
     publicUser: given.publicUser ?? ((user: Express.User) => user),
     now: given.now ?? Date.now,
+  });
+}
+
+/** A list of domain patterns, each checked: a malformed one throws with what was probably meant. */
+function domainList(value: unknown, name: 'allowedDomains' | 'blockedDomains'): DomainPattern[] {
+  if (!Array.isArray(value) || value.some((entry) => typeof entry !== 'string')) {
+    throw new TypeError(`\`${WHERE}\` option \`${name}\` must be a list of domains such as ["example.com", "*.example.com"]; got ${describe(value)}.`);
+  }
+  if (name === 'allowedDomains' && value.length === 0) {
+    throw new TypeError(`\`${WHERE}\` option \`allowedDomains\` is empty, so nobody could sign in: leave it out to allow every domain.`);
+  }
+  return (value as string[]).map((entry, index) => {
+    const parsed = parseDomainPattern(entry);
+    if (parsed.ok) return parsed.pattern;
+    const hint = parsed.suggestion ? ` Did you mean ${JSON.stringify(parsed.suggestion)}?` : '';
+    throw new TypeError(`\`${WHERE}\` option \`${name}[${index}]\` ${JSON.stringify(entry)} ${parsed.problem}.${hint}`);
   });
 }
 

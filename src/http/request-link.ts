@@ -18,7 +18,8 @@ interface LinkRequest {
   readonly redirect: string | null;
 }
 
-function parseLinkRequest(body: Record<string, unknown>, service: SignInService): LinkRequest {
+/** The `{email, redirect?}` of a link request, validated; throws `validation_error` or `invalid_email`. */
+export function parseLinkRequest(body: Record<string, unknown>, service: SignInService): LinkRequest {
   // An address is personal data: like tokens, it is never echoed back as `input`.
   const email = readStringField(body, 'email', { where: 'body', required: true, maxLength: MAX_EMAIL_FIELD, secret: true });
   const redirect = readStringField(body, 'redirect', { where: 'body', required: false, maxLength: MAX_REDIRECT_FIELD });

@@ -25,6 +25,7 @@ import {
   type SignInResult,
 } from './records.js';
 import { saveLink } from './issue.js';
+import { askBeforeSend, assertDomainAllowed, gated, SendTime } from './policy.js';
 import { emailKeyOf, isWellFormedCode, isWellFormedToken, Keyring, tagOfEmailDigest } from './tokens.js';
 
 /** How long the browser that redeemed a link may present it again and still end signed in. */
@@ -37,6 +38,7 @@ export class SignInService {
   readonly #limits: Limits;
   readonly #keyring: Keyring;
   #verify: VerifyCallback | undefined;
+  readonly #sendTime = new SendTime();
 
   constructor(config: MagicLinkConfig) {
     this.config = config;
@@ -68,22 +70,29 @@ export class SignInService {
    */
   async requestLink(client: Client, email: string, redirect: string | null, request: Request, extras: LinkExtras = {}): Promise<IssuedLink> {
     const { config } = this;
+    assertDomainAllowed(config.domains, email);
     const digest = this.#keyring.emailDigest(email);
     const counters = this.#limits.linkRequest(this.clientKeys(client), this.#keyring.mailboxDigest(mailboxOf(email)));
     this.#emit('link_requested', {}, client, digest);
-    const issuedAt = config.now();
-    const ttlSeconds = extras.ttlSeconds ?? config.ttlSeconds;
-    const expiresAt = issuedAt + ttlSeconds * 1000;
-    const sealed = { redirect, data: extras.data === undefined ? undefined : JSON.stringify(extras.data) };
-    const saved = await this.#reportingLimits(client, digest, () =>
-      this.#limits.spend(
-        counters,
-        () => this.#store(() => saveLink(this.config, this.#keyring, { email, digest, sealed, now: issuedAt, expiresAt })),
-        () => false,
-      ),
-    );
+    const { ttlSeconds, expiresAt, save } = this.#newLink(email, digest, redirect, extras);
+    const started = performance.now();
+    const saved = config.beforeSend
+      ? await gated(
+          this.#limits,
+          counters,
+          () => askBeforeSend(config, request, email),
+          save,
+          (step) => this.#reportingLimits(client, digest, step),
+        )
+      : await this.#reportingLimits(client, digest, () => this.#limits.spend(counters, save, () => false));
+    if (saved === null) {
+      // Withheld by the app's hook: the same answer, after about as long as a sent link takes.
+      await this.#sendTime.waitOut(started);
+      this.#emit('link_withheld', {}, client, digest);
+      return { email, expiresAt, sentAt: config.now(), ttlSeconds };
+    }
 
-    const url = `${config.baseHref}${config.confirmPath}?token=${saved.token}`;
+    const url = this.#urlOf(saved.token);
     const message = { to: email, url, code: saved.code, expiresAt: new Date(expiresAt), request };
     let timedOut = false;
     try {
@@ -96,7 +105,32 @@ export class SignInService {
       throw new MagicLinkError('email_delivery_failed', { cause: error });
     }
     this.#emit('link_sent', {}, client, digest);
+    this.#sendTime.record(started);
     return { email, expiresAt, sentAt: config.now(), ttlSeconds };
+  }
+
+  /**
+   * A link minted on the server (`magicLink.issueLink`): the same record, sealing, single use and
+   * outstanding-links policy as a mailed one, and the domain policy; no request budget, no mail.
+   */
+  async issueLink(email: string, redirect: string | null, extras: LinkExtras = {}): Promise<{ url: string; code: string; expiresAt: number }> {
+    assertDomainAllowed(this.config.domains, email);
+    const { expiresAt, save } = this.#newLink(email, this.#keyring.emailDigest(email), redirect, extras);
+    const saved = await save();
+    return { url: this.#urlOf(saved.token), code: saved.code, expiresAt };
+  }
+
+  #newLink(email: string, digest: string, redirect: string | null, extras: LinkExtras) {
+    const issuedAt = this.config.now();
+    const ttlSeconds = extras.ttlSeconds ?? this.config.ttlSeconds;
+    const expiresAt = issuedAt + ttlSeconds * 1000;
+    const sealed = { redirect, data: extras.data === undefined ? undefined : JSON.stringify(extras.data) };
+    const save = () => this.#store(() => saveLink(this.config, this.#keyring, { email, digest, sealed, now: issuedAt, expiresAt }));
+    return { ttlSeconds, expiresAt, save };
+  }
+
+  #urlOf(token: string): string {
+    return `${this.config.baseHref}${this.config.confirmPath}?token=${token}`;
   }
 
   /**
