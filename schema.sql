@@ -16,7 +16,9 @@ CREATE TABLE IF NOT EXISTS magic_link_emails (
   email_key text PRIMARY KEY,
   generation integer NOT NULL DEFAULT 0,  -- a sign-in or a revoke adds one, burning older links
   failures integer NOT NULL DEFAULT 0,    -- wrong codes
-  keep_until bigint NOT NULL              -- outlives every link that compares against it
+  keep_until bigint NOT NULL,             -- outlives every link that compares against it
+  revoked_below integer NOT NULL DEFAULT 0, -- links saved under a generation below this were revoked,
+  revoked_at bigint                         -- at this time: they read as used
 );
 CREATE INDEX IF NOT EXISTS magic_link_emails_keep_until ON magic_link_emails (keep_until);
 CREATE TABLE IF NOT EXISTS magic_link_limits (
@@ -65,8 +67,27 @@ CREATE OR REPLACE FUNCTION magic_link_bump(p_email_key text, p_field text, p_now
   ON CONFLICT (email_key) DO UPDATE SET
     generation = CASE WHEN e.keep_until <= p_now THEN 0 ELSE e.generation END + (p_field = 'generation')::int,
     failures = CASE WHEN e.keep_until <= p_now THEN 0 ELSE e.failures END + (p_field = 'failures')::int,
-    keep_until = greatest(CASE WHEN e.keep_until <= p_now THEN 0 ELSE e.keep_until END, p_until)
+    keep_until = greatest(CASE WHEN e.keep_until <= p_now THEN 0 ELSE e.keep_until END, p_until),
+    revoked_below = CASE WHEN e.keep_until <= p_now THEN 0 ELSE e.revoked_below END,
+    revoked_at = CASE WHEN e.keep_until <= p_now THEN NULL ELSE e.revoked_at END
 $$;
+
+-- When a link saved under p_generation was revoked, or null.
+CREATE OR REPLACE FUNCTION magic_link_revoked_at(p_email_key text, p_generation integer, p_now bigint) RETURNS bigint LANGUAGE sql STABLE AS $$
+  SELECT e.revoked_at FROM magic_link_emails e WHERE e.email_key = p_email_key AND e.keep_until > p_now AND p_generation < e.revoked_below
+$$;
+
+-- revoked: a new generation burns every link saved before, and the mark says they were revoked
+-- (used), not expired; kept until p_until, as long as any link it burns could still work.
+CREATE OR REPLACE FUNCTION magic_link_revoke(p_email_key text, p_now bigint, p_until bigint, p_deadline bigint, p_synchronous text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_synchronous IS NOT NULL THEN PERFORM set_config('synchronous_commit', p_synchronous, true); END IF;
+  PERFORM magic_link_lock_email(p_email_key, p_deadline);
+  PERFORM magic_link_bump(p_email_key, 'generation', p_now, p_until);
+  UPDATE magic_link_emails SET revoked_below = generation, revoked_at = p_now WHERE email_key = p_email_key;
+  PERFORM magic_link_check_deadline(p_deadline);
+  RETURN 'revoked';
+END $$;
 
 -- saved | id_taken (the id belongs to a record still retained).
 CREATE OR REPLACE FUNCTION magic_link_save(p_id text, p_check text, p_sealed text, p_email_key text, p_expires_at bigint, p_retain_until bigint,
@@ -140,6 +161,7 @@ BEGIN
     END IF;
     o_status := 'already_used'; RETURN;
   END IF;
+  IF magic_link_revoked_at(link.email_key, link.generation, p_now) IS NOT NULL THEN o_status := 'already_used'; RETURN; END IF;
   SELECT * INTO st FROM magic_link_state(link.email_key, p_now);
   IF p_now >= link.expires_at OR link.generation <> st.generation OR st.failures < link.failures THEN o_status := 'expired'; RETURN; END IF;
   UPDATE magic_link_links SET used_at = p_now, bound_to = p_bindings[1] WHERE id = p_id;
@@ -167,7 +189,7 @@ BEGIN
   END IF;
   SELECT * INTO st FROM magic_link_state(p_email_key, p_now);
   IF st.failures - link.failures >= p_max_failures THEN RETURN 'dead'; END IF;
-  IF link.used_at IS NOT NULL THEN RETURN 'already_used'; END IF;
+  IF link.used_at IS NOT NULL OR magic_link_revoked_at(p_email_key, link.generation, p_now) IS NOT NULL THEN RETURN 'already_used'; END IF;
   IF p_now >= link.expires_at OR link.generation <> st.generation OR st.failures < link.failures THEN RETURN 'dead'; END IF;
   UPDATE magic_link_links SET used_at = p_now WHERE id = p_id;
   IF p_burn_others THEN PERFORM magic_link_bump(p_email_key, 'generation', p_now, p_now + p_link_ttl_ms); END IF;

@@ -6,8 +6,12 @@ import { describe } from './config/checks.js';
 import { createConfirmFormHandler, createConfirmPageHandler } from './http/confirm-page.js';
 import { assertSameSite } from './http/cross-site.js';
 import { isRequestLike } from './http/error-handler.js';
+import { invalidEmail } from './http/body.js';
+import { clientOf } from './http/client.js';
 import { createRequestLinkHandler, parseLinkRequest, requestLinkFor } from './http/request-link.js';
 import { createExchangeHandler, createVerifyHandler } from './http/verify.js';
+import { normalizeEmail } from './sign-in/email.js';
+import type { Client } from './sign-in/records.js';
 import { SignInService } from './sign-in/service.js';
 import type { TokenStore } from './stores/contract.js';
 import type { LinkData, LinkIssued, LinkSent, MagicLinkOptions } from './types.js';
@@ -16,6 +20,9 @@ import type { LinkData, LinkIssued, LinkSent, MagicLinkOptions } from './types.j
 export type MagicLinkHandler = (req: Request, res: Response) => Promise<void>;
 
 const services = new WeakMap<object, SignInService>();
+
+/** Who asks when no request does (a revoke from a job): no IP, a fixed request id. */
+const SERVER: Client = { ip: null, requestId: 'server' };
 
 /** The sign-in service behind a MagicLink; internal, not exported from the package. */
 export function serviceOf(magicLink: MagicLink): SignInService {
@@ -105,6 +112,19 @@ export class MagicLink {
     const { email, redirect } = parseLinkRequest({ ...rest }, service);
     const issued = await service.issueLink(email, redirect, extras);
     return { url: issued.url, code: issued.code, expiresAt: new Date(issued.expiresAt) };
+  }
+
+  /**
+   * Burns every outstanding link and code of `email` at once, for every process sharing the store
+   * (an account disabled, an address changed, "sign out everywhere"): they then read as
+   * `magic_link_already_used` / `exchange_code_already_used`. Links requested afterwards work. Pass
+   * the request that asked for it, if any, to attribute the `links_revoked` event.
+   */
+  async revoke(email: string, req?: Request): Promise<void> {
+    const service = serviceOf(this);
+    const checked = typeof email === 'string' ? normalizeEmail(email) : undefined;
+    if (!checked?.ok) throw invalidEmail('invalid');
+    await service.revoke(checked.email, req && isRequestLike(req) ? clientOf(req) : SERVER);
   }
 
   /** `POST {token}` → 200 `{user}` and a signed-in session. Needs express-session and `passport.session()`. */

@@ -30,6 +30,8 @@ export type MagicLinkEvent = MagicLinkEventBase &
     | { readonly type: 'link_rejected'; readonly code: ErrorCode }
     | { readonly type: 'code_redeemed' }
     | { readonly type: 'code_rejected'; readonly code: ErrorCode }
+    /** `magicLink.revoke(email)` burnt the address's outstanding links and codes. */
+    | { readonly type: 'links_revoked' }
   );
 
 export type MagicLinkEventType = MagicLinkEvent['type'];

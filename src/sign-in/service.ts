@@ -120,6 +120,21 @@ export class SignInService {
     return { url: this.#urlOf(saved.token), code: saved.code, expiresAt };
   }
 
+  /**
+   * Burns every outstanding link and code of the address at once (`magicLink.revoke`), on the store
+   * every process shares; they then read as used. `client` attributes the event (null: the server).
+   */
+  async revoke(email: string, client: Client): Promise<void> {
+    const { store, maxTtlSeconds, now } = this.config;
+    if (typeof store.revoke !== 'function') {
+      throw new TypeError('This token store cannot revoke links (it has no `revoke` method): the memory, Redis and PostgreSQL stores can.');
+    }
+    const digest = this.#keyring.emailDigest(email);
+    const emailKey = { tag: tagOfEmailDigest(digest), digest: emailKeyOf(digest) };
+    await this.#store(() => store.revoke!(emailKey, { now: now(), linkTtlMs: maxTtlSeconds * 1000 }));
+    this.#emit('links_revoked', {}, client, digest);
+  }
+
   #newLink(email: string, digest: string, redirect: string | null, extras: LinkExtras) {
     const issuedAt = this.config.now();
     const ttlSeconds = extras.ttlSeconds ?? this.config.ttlSeconds;

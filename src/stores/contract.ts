@@ -71,6 +71,12 @@ export type RedeemResult =
  */
 export type ExchangeResult = { readonly status: 'redeemed' | 'already_used' } | { readonly status: 'not_found'; readonly wrong: boolean };
 
+export interface RevokeOptions {
+  readonly now: number;
+  /** The longest a link can live (`maxTtlSeconds` in ms): the revoke must outlive every link it burns. */
+  readonly linkTtlMs: number;
+}
+
 /** One rate limit as the library needs it: `points` per `duration` seconds, then blocked for `blockDuration`. */
 export interface LimiterSpec {
   /** Which budget (`link-ip`, `verify-ip`, …); a store puts its own prefix in front. */
@@ -111,4 +117,10 @@ export interface TokenStore {
    * budgets. Returns a rate-limiter-flexible limiter on the store. Without it, limits are per process.
    */
   createLimiter?(spec: LimiterSpec): RateLimiterAbstract;
+  /**
+   * Optional: burns every outstanding link and code of the email at once (`magicLink.revoke`); from
+   * then on they redeem and exchange as `already_used` and peek as used at `options.now`. Links
+   * saved afterwards are unaffected.
+   */
+  revoke?(email: EmailKey, options: RevokeOptions): Promise<void>;
 }

@@ -1,7 +1,18 @@
 // In-process token store: the embedded default for a single Node process.
 import { DEFAULTS } from '../config/defaults.js';
 import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, dropUndefined } from '../config/checks.js';
-import type { EmailKey, ExchangeOptions, ExchangeResult, RedeemOptions, RedeemResult, SaveOptions, TokenKey, TokenRecord, TokenStore } from './contract.js';
+import type {
+  EmailKey,
+  ExchangeOptions,
+  ExchangeResult,
+  RedeemOptions,
+  RedeemResult,
+  RevokeOptions,
+  SaveOptions,
+  TokenKey,
+  TokenRecord,
+  TokenStore,
+} from './contract.js';
 
 export interface MemoryTokenStoreOptions {
   /** Most links held at once; past it the oldest are dropped first. Default `100000`. */
@@ -28,6 +39,9 @@ interface Entry {
 interface EmailState {
   generation: number;
   failures: number;
+  /** Links saved under a generation below this were revoked (`revoke`), at `revokedAt`. */
+  revokedBelow?: number;
+  revokedAt?: number;
   /** It must outlive every link that compares against it. */
   until: number;
 }
@@ -92,6 +106,8 @@ export class MemoryTokenStore implements TokenStore {
     const entry = this.#checked(key, now);
     if (!entry) return null;
     const { record } = entry;
+    const revokedAt = record.usedAt === null ? this.#revokedAt(entry, now) : null;
+    if (revokedAt !== null) return { ...record, usedAt: revokedAt };
     return record.usedAt === null && now < record.expiresAt && this.#burnt(entry, now) ? { ...record, expiresAt: now } : { ...record };
   }
 
@@ -103,6 +119,7 @@ export class MemoryTokenStore implements TokenStore {
       const replay = entry.binding !== undefined && bindings.includes(entry.binding) && now - usedAt <= replayWindowMs;
       return replay ? { status: 'redeemed', record: { ...entry.record }, replayed: true } : { status: 'already_used' };
     }
+    if (this.#revokedAt(entry, now) !== null) return { status: 'already_used' };
     if (now >= entry.record.expiresAt || this.#burnt(entry, now)) return { status: 'expired' };
     this.#use(entry, now, burnOthers, linkTtlMs);
     if (bindings[0] !== undefined) entry.binding = bindings[0];
@@ -119,10 +136,17 @@ export class MemoryTokenStore implements TokenStore {
     // The per-code kill comes first: a dead code is not found, even when it was right.
     const failures = this.#state(email.digest, now)?.failures ?? 0;
     if (failures - entry.failures >= maxFailures) return { status: 'not_found', wrong: false };
-    if (entry.record.usedAt !== null) return { status: 'already_used' };
+    if (entry.record.usedAt !== null || this.#revokedAt(entry, now) !== null) return { status: 'already_used' };
     if (now >= entry.record.expiresAt || this.#burnt(entry, now)) return { status: 'not_found', wrong: false };
     this.#use(entry, now, burnOthers, linkTtlMs);
     return { status: 'redeemed' };
+  }
+
+  async revoke(email: EmailKey, { now, linkTtlMs }: RevokeOptions): Promise<void> {
+    // A new generation burns every earlier link in O(1); the mark says they were revoked, not expired.
+    const state = this.#bump(email.digest, 'generation', now, now + linkTtlMs);
+    state.revokedBelow = state.generation;
+    state.revokedAt = now;
   }
 
   async delete(key: TokenKey): Promise<void> {
@@ -193,6 +217,12 @@ export class MemoryTokenStore implements TokenStore {
     const state = this.#state(entry.record.emailKey, now) ?? { generation: 0, failures: 0 };
     // State below what the link saw at save was lost (dropped at the cap): fail closed, never fresh.
     return entry.generation !== state.generation || state.failures < entry.failures;
+  }
+
+  /** When the link was revoked, or null. */
+  #revokedAt(entry: Entry, now: number): number | null {
+    const state = this.#state(entry.record.emailKey, now);
+    return state?.revokedBelow !== undefined && entry.generation < state.revokedBelow ? state.revokedAt! : null;
   }
 
   #use(entry: Entry, now: number, burnOthers: boolean, linkTtlMs: number): void {

@@ -14,6 +14,7 @@ import type {
   LimiterSpec,
   RedeemOptions,
   RedeemResult,
+  RevokeOptions,
   SaveOptions,
   TokenKey,
   TokenRecord,
@@ -202,7 +203,8 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
     const p = this.#prefix;
     const d = this.#offset;
     const rows = await this.#call<{ sealed: string; email_key: string; expires_at: string; retain_until: string; used_at: string | null; burnt: boolean }>(
-      `l.sealed, l.email_key, l.expires_at, l.retain_until, l.used_at, (l.generation <> s.generation OR s.failures < l.failures) AS burnt`,
+      `l.sealed, l.email_key, l.expires_at, l.retain_until, coalesce(l.used_at, ${p}revoked_at(l.email_key, l.generation, $3)) AS used_at,
+       (l.generation <> s.generation OR s.failures < l.failures) AS burnt`,
       `FROM ${p}links l, ${p}state(l.email_key, $3) s WHERE l.id = $1 AND l.check_digest = ANY ($2) AND l.retain_until > $3`,
       [idOf(key.tag, key.id), checksOf(key), now + d],
     );
@@ -278,6 +280,17 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
     const status = row!.status;
     if (status === 'redeemed' || status === 'already_used') return { status };
     return { status: 'not_found', wrong: status === 'wrong_code' };
+  }
+
+  async revoke(email: EmailKey, { now, linkTtlMs }: RevokeOptions): Promise<void> {
+    const d = this.#offset;
+    await this.#call(`${this.#prefix}revoke($1, $2, $3, $4, $5) AS status`, '', [
+      email.digest,
+      now + d,
+      now + d + linkTtlMs,
+      this.#deadline(),
+      this.#synchronous,
+    ]);
   }
 
   async delete(key: TokenKey): Promise<void> {

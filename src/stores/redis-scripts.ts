@@ -11,7 +11,8 @@
 // outstanding), k token check; g and f the email's generation and wrong-code count when it was
 // saved (absent while 0); u used at (absent while unused); b who redeemed it (absent unless given).
 // Email state `<prefix>{tag}:e:<email key>`, only once there is any: g generation (a sign-in or a
-// revoke adds one, burning every link saved before), f wrong codes. It is kept at least as long
+// revoke adds one, burning every link saved before), f wrong codes, r and rt after a revoke (links
+// saved under a generation below r read as used at rt). It is kept at least as long
 // as any link that compares against it can still work, so an outstanding link costs one key.
 
 /** Every status a script answers with, first in its reply. */
@@ -26,6 +27,7 @@ export const REPLY = {
   id_taken: 7,
   wrong_code: 8,
   found: 9,
+  revoked: 10,
 } as const;
 export type ReplyStatus = keyof typeof REPLY;
 const STATUS_OF = new Map<number, ReplyStatus>(Object.entries(REPLY).map(([name, value]) => [value, name as ReplyStatus]));
@@ -79,6 +81,12 @@ local function burnt(state, g, f)
   local lg, lf = tonumber(g or '0'), tonumber(f or '0')
   return lg ~= sg or sf < lf
 end
+-- When the link was revoked (base 36), or false: saved under a generation below the revoke's mark.
+local function revokedAt(state, g)
+  local st = redis.call('HMGET', state, 'r', 'rt')
+  if st[1] and tonumber(g or '0') < tonumber(st[1]) then return st[2] end
+  return false
+end
 local function times(t)
   local sep = string.find(t, ':', 1, true)
   return tonumber(string.sub(t, 1, sep - 1), 36), tonumber(string.sub(t, sep + 1), 36)
@@ -90,7 +98,7 @@ end
 
 // {saved}, {id_taken} when the id belongs to a record still retained, or {too_late}.
 export const SAVE = script(
-  'expressMagicLinkSave6',
+  'expressMagicLinkSave7',
   ['linkKey', 'stateKey'],
   ['sealed', 'emailKey', 'linkTimes', 'retainMs', 'check', 'revokeOthers', 'nowB36', 'validMs', 'deadline'],
   `
@@ -116,7 +124,7 @@ return {REPLY.saved}`,
 
 // {not_found}, or {found, sealed, emailKey, times, usedAt or '', burnt 0/1}: a read, nothing written.
 export const PEEK = script(
-  'expressMagicLinkPeek6',
+  'expressMagicLinkPeek7',
   ['linkKey'],
   ['nowB36', 'statePrefix', 'checks'],
   `
@@ -126,7 +134,8 @@ local sealed, emailKey, linkTimes, usedAt, check, generation, failures = v[1], v
 if not sealed or not listed(check, checks) then return {REPLY.not_found} end
 local _, retain = times(linkTimes)
 if now >= retain then return {REPLY.not_found} end
-return {REPLY.found, sealed, emailKey, linkTimes, usedAt or '', burnt(statePrefix .. emailKey, generation, failures) and 1 or 0}`,
+local stateKey = statePrefix .. emailKey
+return {REPLY.found, sealed, emailKey, linkTimes, usedAt or revokedAt(stateKey, generation) or '', burnt(stateKey, generation, failures) and 1 or 0}`,
 );
 
 // Keys: the link, then any budget counters. Each counter's ARGV entry past the named ones is
@@ -135,7 +144,7 @@ return {REPLY.found, sealed, emailKey, linkTimes, usedAt or '', burnt(statePrefi
 // {over_budget, counter index, pttl} (the link is not read), {too_late}, {not_found},
 // {already_used}, {expired} (or burnt), or {redeemed, sealed, emailKey, times, replayed 0/1}.
 export const REDEEM = script(
-  'expressMagicLinkRedeem6',
+  'expressMagicLinkRedeem7',
   ['linkKey'],
   ['nowB36', 'burnOthers', 'statePrefix', 'checks', 'linkTtlMs', 'bindings', 'replayMs', 'deadline'],
   `
@@ -175,6 +184,7 @@ if usedAt then
   return {REPLY.already_used}
 end
 local stateKey = statePrefix .. emailKey
+if revokedAt(stateKey, generation) then return {REPLY.already_used} end
 if now >= expires or burnt(stateKey, generation, failures) then return {REPLY.expired} end
 redis.call('HSET', linkKey, 'u', nowB36)
 if bindings ~= '' then
@@ -192,7 +202,7 @@ return {REPLY.redeemed, sealed, emailKey, linkTimes, 0}`,
 // {redeemed}, {already_used}, {expired} (dead after too many wrong tries, or expired), {wrong_code}
 // (counted against every code the email has), or {too_late}.
 export const EXCHANGE = script(
-  'expressMagicLinkExchange6',
+  'expressMagicLinkExchange7',
   ['linkKey', 'stateKey'],
   ['nowB36', 'burnOthers', 'maxFailures', 'emailKey', 'linkTtlMs', 'deadline'],
   `
@@ -209,7 +219,7 @@ if not linkEmail or linkEmail ~= emailKey or now >= retain then
 end
 local st = redis.call('HMGET', stateKey, 'g', 'f')
 if tonumber(st[2] or '0') - tonumber(failures or '0') >= tonumber(maxFailures) then return {REPLY.expired} end
-if usedAt then return {REPLY.already_used} end
+if usedAt or revokedAt(stateKey, generation) then return {REPLY.already_used} end
 if now >= expires or burnt(stateKey, generation, failures) then return {REPLY.expired} end
 redis.call('HSET', linkKey, 'u', nowB36)
 if burnOthers == '1' then
@@ -219,4 +229,18 @@ end
 return {REPLY.redeemed}`,
 );
 
-export const SCRIPTS = [SAVE, PEEK, REDEEM, EXCHANGE] as const;
+// {revoked}, or {too_late}: a new generation burns every link saved before, and the mark says they
+// were revoked (used), not expired. Kept as long as any link it burns could still work.
+export const REVOKE = script(
+  'expressMagicLinkRevoke7',
+  ['stateKey'],
+  ['nowB36', 'linkTtlMs', 'deadline'],
+  `
+if late(deadline) then return {REPLY.too_late} end
+local generation = redis.call('HINCRBY', stateKey, 'g', 1)
+redis.call('HSET', stateKey, 'r', generation, 'rt', nowB36)
+keep(stateKey, tonumber(linkTtlMs))
+return {REPLY.revoked}`,
+);
+
+export const SCRIPTS = [SAVE, PEEK, REDEEM, EXCHANGE, REVOKE] as const;

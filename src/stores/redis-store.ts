@@ -9,6 +9,7 @@ import type {
   ExchangeResult,
   RedeemOptions,
   RedeemResult,
+  RevokeOptions,
   SaveOptions,
   TokenKey,
   TokenRecord,
@@ -18,7 +19,7 @@ import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
 import { DEFAULTS, storeDeadlines } from '../config/defaults.js';
 import { isCluster, isRedisClient, untilReady, type RedisClient } from './redis-client.js';
 import { checkDeploymentWhenReady } from './redis-deployment.js';
-import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, SAVE, SCRIPTS, type ScriptContract } from './redis-scripts.js';
+import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, REVOKE, SAVE, SCRIPTS, type ScriptContract } from './redis-scripts.js';
 
 /** Thrown when fewer replicas than asked acknowledged a redeem or exchange in time (`waitForReplicas`). */
 export class ReplicaAckError extends Error {
@@ -223,6 +224,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
       case 'saved':
       case 'id_taken':
       case 'wrong_code':
+      case 'revoked':
         throw new Error(`unexpected reply from the redeem script: ${String(reply[0])}`);
     }
   }
@@ -245,6 +247,16 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     if (status === 'too_late') throw new StoreDeadlineError();
     if (status === 'redeemed' || status === 'already_used') return { status };
     return { status: 'not_found', wrong: status === 'wrong_code' };
+  }
+
+  async revoke(email: EmailKey, { now, linkTtlMs }: RevokeOptions): Promise<void> {
+    const reply = await this.#run(
+      REVOKE,
+      { stateKey: this.#stateKey(email.tag, email.digest) },
+      { nowB36: toBase36(now), linkTtlMs: String(Math.max(1, linkTtlMs)), deadline: this.#deadline() },
+      true,
+    );
+    if (replyStatus(reply) === 'too_late') throw new StoreDeadlineError();
   }
 
   async delete(key: TokenKey): Promise<void> {

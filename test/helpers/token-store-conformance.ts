@@ -278,6 +278,52 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
       });
     });
 
+    describe('revoke (magicLink.revoke)', () => {
+      const revoke = (email: EmailKey, now: number) => {
+        assert.equal(typeof store.revoke, 'function', 'every store of the package can revoke');
+        return store.revoke!(email, { now, linkTtlMs: LINK_TTL });
+      };
+
+      it('burns every outstanding link and code of the email at once: they read as used', async () => {
+        const email = newEmail();
+        const links = [newLink(email, 'code0'), newLink(email, 'code1'), newLink(email, 'code2')];
+        for (const link of links) await store.save(link.key, link.record, saveOptions());
+        await revoke(email, T0 + 10);
+        assert.deepEqual(await store.redeem(links[0]!.key, at(T0 + 11)), { status: 'already_used' });
+        assert.deepEqual(await store.exchange(email, 'code1', tries(T0 + 11)), { status: 'already_used' });
+        assert.deepEqual(await store.peek(links[2]!.key, T0 + 12), { ...links[2]!.record, usedAt: T0 + 10 });
+        // Not a wrong try: the email's other codes are not counted down.
+        assert.deepEqual(await store.exchange(email, 'code2', tries(T0 + 12)), { status: 'already_used' });
+      });
+
+      it('links saved after it work; a later sign-in burns them as usual (expired, not used); other emails are untouched', async () => {
+        const email = newEmail();
+        const other = { tag: email.tag, digest: random(16).slice(0, 22) };
+        const before = newLink(email);
+        const elsewhere = newLink(other);
+        await store.save(before.key, before.record, saveOptions());
+        await store.save(elsewhere.key, elsewhere.record, saveOptions());
+        await revoke(email, T0 + 10);
+        const [after1, after2] = [newLink(email), newLink(email)];
+        await store.save(after1.key, after1.record, saveOptions(false, T0 + 20));
+        await store.save(after2.key, after2.record, saveOptions(false, T0 + 20));
+        assert.equal((await store.peek(after1.key, T0 + 21))?.usedAt, null);
+        assert.equal((await store.redeem(after1.key, at(T0 + 21, true))).status, 'redeemed');
+        assert.deepEqual(await store.redeem(after2.key, at(T0 + 22)), { status: 'expired' });
+        assert.deepEqual(await store.redeem(before.key, at(T0 + 22)), { status: 'already_used' });
+        assert.equal((await store.redeem(elsewhere.key, at(T0 + 23))).status, 'redeemed');
+      });
+
+      it('an email with nothing outstanding is revoked without an error, and an unknown code is still a wrong try', async () => {
+        const email = newEmail();
+        await revoke(email, T0);
+        const link = newLink(email, 'right');
+        await store.save(link.key, link.record, saveOptions(false, T0 + 1));
+        assert.deepEqual(await store.exchange(email, 'wrong', tries(T0 + 2)), { status: 'not_found', wrong: true });
+        assert.equal((await store.exchange(email, 'right', tries(T0 + 3))).status, 'redeemed');
+      });
+    });
+
     it('of 50 concurrent mixed link and code redeems of one sign-in exactly one succeeds', async () => {
       const email = newEmail();
       const { key, record } = newLink(email, 'right');

@@ -253,3 +253,56 @@ describe('policy: issueLink', () => {
     assert.equal((await link(test, 'a@example.com')).status, 202);
   });
 });
+
+describe('policy: revoke', () => {
+  it('burns every outstanding link and code of the address: the confirm page and the API say already used', async () => {
+    const events: string[] = [];
+    const test = createTestApp({ verify: anyone, onEvent: (event) => void events.push(event.type) });
+    await link(test, 'ada@example.com');
+    await link(test, 'ada@example.com');
+    await link(test, 'bob@example.com');
+    await test.magicLink.revoke(' ADA@example.com ');
+    expectError(
+      await request(test.app)
+        .post('/v1/auth/verify')
+        .send({ token: test.tokenOf(0) }),
+      'magic_link_already_used',
+    );
+    expectError(
+      await request(test.app)
+        .post('/v1/auth/exchange')
+        .send({ email: 'ada@example.com', code: test.codeOf(1) }),
+      'exchange_code_already_used',
+    );
+    const page = await request(test.app).get(`/auth/magic-link/confirm?token=${test.tokenOf(1)}`);
+    assert.match(page.text, /already been used/);
+    // Another address is untouched; a link asked for afterwards works.
+    assert.equal(
+      (
+        await request(test.app)
+          .post('/v1/auth/verify')
+          .send({ token: test.tokenOf(2) })
+      ).status,
+      200,
+    );
+    await link(test, 'ada@example.com');
+    assert.equal((await request(test.app).post('/v1/auth/verify').send({ token: test.tokenOf() })).status, 200);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(events.includes('links_revoked'));
+  });
+
+  it('refuses what is not an address, and a store without revoke names the fix', async () => {
+    const test = createTestApp();
+    await assert.rejects(test.magicLink.revoke('not an address'), { code: 'invalid_email' });
+    const inner = test.magicLink.store;
+    const bare = {
+      save: inner.save.bind(inner),
+      peek: inner.peek.bind(inner),
+      redeem: inner.redeem.bind(inner),
+      exchange: inner.exchange.bind(inner),
+      delete: inner.delete.bind(inner),
+    };
+    const custom = new MagicLink({ baseUrl: 'https://app.example.com', mailer: { send: async () => undefined }, store: bare, secret: TEST_SECRET });
+    await assert.rejects(custom.revoke('a@example.com'), /cannot revoke links \(it has no `revoke` method\)/);
+  });
+});

@@ -105,6 +105,27 @@ for (const {
       }
     });
 
+    it('a revoke on one process burns the outstanding link and code on the other; a new link works', async () => {
+      const email = 'revoked@example.com';
+      assert.equal((await post(a.url, '/v1/auth/magic-link', { email }, '10.8.0.1')).status, 202);
+      const first = await lastMail(a.url);
+      assert.equal((await post(a.url, '/v1/auth/magic-link', { email }, '10.8.0.2')).status, 202);
+      const second = await lastMail(a.url);
+      assert.equal(
+        (await fetch(`${b.url}/test/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status,
+        204,
+      );
+      expectError((await post(a.url, '/v1/auth/verify', { token: first.token }, '10.8.0.3')) as never, 'magic_link_already_used');
+      expectError((await post(b.url, '/v1/auth/exchange', { email, code: second.code }, '10.8.0.4')) as never, 'exchange_code_already_used');
+      assert.equal((await post(b.url, '/v1/auth/magic-link', { email }, '10.8.0.5')).status, 202);
+      const fresh = await lastMail(b.url);
+      // Its confirm page offers the sign-in (the revoked ones say they were used).
+      const page = await (await fetch(`${a.url}/auth/magic-link/confirm?token=${fresh.token}`)).text();
+      assert.doesNotMatch(page, /already been used/);
+      assert.match(page, /name="token"/);
+      assert.match(await (await fetch(`${a.url}/auth/magic-link/confirm?token=${first.token}`)).text(), /already been used/);
+    });
+
     it('the email budget is shared', async () => {
       const email = 'carol@example.com';
       const statuses = [];
