@@ -350,12 +350,12 @@ function assertBaseUrlShape(baseUrl: string): void {
 /** The one place a backend is chosen: `redis` or `postgres` as given, else one process's memory. */
 function defaultStore(given: Partial<MagicLinkOptions>, storeTimeoutMs: number): TokenStore {
   const deadlines = storeDeadlines(storeTimeoutMs);
+  // A shared store measures its offset to the server's clock against the app's own clock: the same one.
+  const clock = given.now ?? Date.now;
   if (given.redis) {
     const waitForReplicas = given.waitForReplicas ?? DEFAULTS.waitForReplicas;
-    return new RedisTokenStore(given.redis, { keyPrefix: given.keyPrefix ?? DEFAULTS.keyPrefix, ...deadlines, waitForReplicas });
+    return new RedisTokenStore(given.redis, { keyPrefix: given.keyPrefix ?? DEFAULTS.keyPrefix, ...deadlines, waitForReplicas, clock });
   }
-  // The store measures its offset to the server's clock against the app's own clock: the same one.
-  const clock = given.now ?? Date.now;
   if (given.postgres) return new PostgresTokenStore(given.postgres, { tablePrefix: given.tablePrefix ?? DEFAULTS.tablePrefix, ...deadlines, clock });
   return new MemoryTokenStore();
 }

@@ -22,6 +22,7 @@ import type {
 } from './contract.js';
 import { guardPoolErrors, isPostgresClient, type PostgresClient } from './postgres-client.js';
 import { postgresSchema, SCHEMA_VERSION, TABLE_PREFIX_SHAPE } from './postgres-schema.js';
+import { ServerClock } from './server-clock.js';
 
 export interface PostgresTokenStoreOptions {
   /** Prefix of every table and function name (lower-case letters, digits, `_`). Default `magic_link_`. */
@@ -57,8 +58,6 @@ export class StoreDeadlineError extends Error {
 const WHERE = 'PostgresTokenStore';
 const DEADLINE_CODE = 'P0M01';
 const MISSING_SCHEMA_CODES = new Set(['42P01', '42883']);
-/** Offsets closer than this to the one in use are noise: keep the one in use. */
-const OFFSET_NOISE_MS = 50;
 
 type Query = <Row>(text: string, values: unknown[]) => Promise<Row[]>;
 
@@ -137,11 +136,9 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
   readonly #prefix: string;
   readonly #writeDeadlineMs: number;
   readonly #synchronous: string | null;
-  readonly #clock: () => number;
+  readonly #clock: ServerClock;
   readonly #pruneBatch: number;
   readonly #timer: NodeJS.Timeout | undefined;
-  /** Server clock minus app clock, as measured from the fastest recent round trip. */
-  #offset = 0;
   #schemaChecked = false;
 
   constructor(client: PostgresClient, options: PostgresTokenStoreOptions = {}) {
@@ -168,7 +165,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
     this.#prefix = given.tablePrefix ?? DEFAULTS.tablePrefix;
     this.#writeDeadlineMs = given.writeDeadlineMs ?? storeDeadlines(DEFAULTS.storeTimeoutMs).writeDeadlineMs;
     this.#synchronous = sync ?? null;
-    this.#clock = given.clock ?? Date.now;
+    this.#clock = new ServerClock(given.clock ?? Date.now);
     this.#pruneBatch = given.pruneBatchSize ?? 1000;
     // An idle client that dies (a restart, pg_terminate_backend) must not take the process with it.
     guardPoolErrors(client, () => undefined);
@@ -183,7 +180,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
   }
 
   async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
-    const d = this.#offset;
+    const d = await this.#offset();
     const [row] = await this.#call<{ status: string }>(`${this.#prefix}save($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS status`, '', [
       idOf(key.tag, key.id),
       key.check,
@@ -201,7 +198,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
     const p = this.#prefix;
-    const d = this.#offset;
+    const d = await this.#offset();
     const rows = await this.#call<{ sealed: string; email_key: string; expires_at: string; retain_until: string; used_at: string | null; burnt: boolean }>(
       `l.sealed, l.email_key, l.expires_at, l.retain_until, coalesce(l.used_at, ${p}revoked_at(l.email_key, l.generation, $3)) AS used_at,
        (l.generation <> s.generation OR s.failures < l.failures) AS burnt`,
@@ -229,7 +226,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
   /** Takes a point of each budget counter, then redeems, in one statement: a verify is one round trip. */
   async redeemWithBudget(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult> {
     const { now, burnOthers, linkTtlMs, bindings = [], replayWindowMs = 0 } = options;
-    const d = this.#offset;
+    const d = await this.#offset();
     const [row] = await this.#call<RedeemRow>('r.*', `FROM ${this.#prefix}redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) r`, [
       idOf(key.tag, key.id),
       checksOf(key),
@@ -267,10 +264,11 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
   }
 
   async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
+    const d = await this.#offset();
     const [row] = await this.#call<{ status: string }>(`${this.#prefix}exchange($1, $2, $3, $4, $5, $6, $7, $8) AS status`, '', [
       idOf(email.tag, codeDigest),
       email.digest,
-      now + this.#offset,
+      now + d,
       burnOthers,
       maxFailures,
       linkTtlMs,
@@ -283,7 +281,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
   }
 
   async revoke(email: EmailKey, { now, linkTtlMs }: RevokeOptions): Promise<void> {
-    const d = this.#offset;
+    const d = await this.#offset();
     await this.#call(`${this.#prefix}revoke($1, $2, $3, $4, $5) AS status`, '', [
       email.digest,
       now + d,
@@ -325,26 +323,25 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
 
   /** The latest moment, on the server's clock, at which this call may still write. */
   #deadline(): number {
-    return this.#clock() + this.#offset + this.#writeDeadlineMs;
-  }
-
-  /** One statement, with the server's clock read in it to keep the offset measured. */
-  async #call<Row>(columns: string, from: string, values: unknown[]): Promise<Row[]> {
-    const sentAt = this.#clock();
-    const rows = await this.#query<Row & { clock?: string }>(`SELECT ${columns}, ${this.#prefix}clock() AS clock ${from}`, values);
-    const clock = Number(rows[0]?.clock);
-    if (Number.isFinite(clock)) this.#measure(clock, sentAt, this.#clock());
-    return rows;
+    return this.#clock.deadline(this.#writeDeadlineMs);
   }
 
   /**
-   * Keeps the server-minus-app offset: the server read its clock somewhere in the round trip, so
-   * the sample is good to within half of it. Jitter below the noise floor keeps the offset in use,
-   * so the times one process writes and reads back stay exact.
+   * Server clock minus app clock. Before the first write it is measured (one round trip), so that
+   * the first deadline already allows for how far away the server is.
    */
-  #measure(serverClock: number, sentAt: number, receivedAt: number): void {
-    const sample = serverClock - Math.round((sentAt + receivedAt) / 2);
-    if (Math.abs(sample - this.#offset) > Math.max(OFFSET_NOISE_MS, receivedAt - sentAt)) this.#offset = sample;
+  async #offset(): Promise<number> {
+    if (!this.#clock.measured) await this.#call('1 AS one', '', []);
+    return this.#clock.toServer(0);
+  }
+
+  /** One statement, with the server's clock read in it to keep the offset and latency measured. */
+  async #call<Row>(columns: string, from: string, values: unknown[]): Promise<Row[]> {
+    const sentAt = this.#clock.now();
+    const rows = await this.#query<Row & { clock?: string }>(`SELECT ${columns}, ${this.#prefix}clock() AS clock ${from}`, values);
+    const clock = Number(rows[0]?.clock);
+    if (Number.isFinite(clock)) this.#clock.sample(clock, sentAt, this.#clock.now());
+    return rows;
   }
 
   async #query<Row>(text: string, values: unknown[]): Promise<Row[]> {

@@ -13,6 +13,8 @@ export interface RedisClient {
   pttl(key: string): Promise<number>;
   del(...keys: string[]): Promise<number>;
   info(section: string): Promise<string>;
+  /** Redis's clock: `[seconds, microseconds]`. */
+  time(): Promise<Array<number | string>>;
   pipeline(): RedisPipeline;
 }
 

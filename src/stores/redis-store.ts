@@ -1,6 +1,6 @@
 // Token store on Redis: one small hash per link, plus a hash of policy state for an email once it
 // has any. Every operation is one Lua script (or one command); see redis-scripts.ts for the layout.
-import { assertKeyPrefix, assertKnownKeys, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
+import { assertKeyPrefix, assertKnownKeys, assertOptionalFunction, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
 import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult } from './capabilities.js';
 import type {
   EmailKey,
@@ -19,6 +19,7 @@ import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
 import { DEFAULTS, storeDeadlines } from '../config/defaults.js';
 import { isCluster, isRedisClient, untilReady, type RedisClient } from './redis-client.js';
 import { checkDeploymentWhenReady } from './redis-deployment.js';
+import { ServerClock } from './server-clock.js';
 import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, REVOKE, SAVE, SCRIPTS, type ScriptContract } from './redis-scripts.js';
 
 /** Thrown when fewer replicas than asked acknowledged a redeem or exchange in time (`waitForReplicas`). */
@@ -48,12 +49,17 @@ export interface RedisTokenStoreOptions {
    */
   writeDeadlineMs?: number;
   /**
-   * Redeems and exchanges wait (Redis `WAIT`, pipelined with the script: still one round trip) until
+   * Saves, redeems, exchanges and revokes wait (Redis `WAIT`, pipelined with the script: still one round trip) until
    * this many replicas hold the write, for at most half of `writeDeadlineMs`; fewer in time answers
    * `service_unavailable`. Makes an acknowledged redeem survive a failover. Default `0` (no wait).
    */
   waitForReplicas?: number;
+  /** The app's clock in ms, against which the offset to Redis's clock is measured. Default `Date.now`. */
+  clock?: () => number;
 }
+
+/** How often the offset to Redis's clock and its latency are measured again (one TIME command). */
+const CLOCK_REFRESH_MS = 5_000;
 
 type ScriptCommand = (...countThenKeysThenArgs: Array<string | number>) => Promise<unknown>;
 /** On a pipeline a defined script queues its call and returns the pipeline. */
@@ -61,9 +67,10 @@ type QueuedScript = (...countThenKeysThenArgs: Array<string | number>) => unknow
 
 const toBase36 = (ms: number): string => ms.toString(36);
 const fromBase36 = (text: string): number => parseInt(text, 36);
-const fromTimes = (times: string): [expiresAt: number, retainUntil: number] => {
+/** A link's stored times, back on the app's clock (`offset`: Redis's clock minus the app's). */
+const fromTimes = (times: string, offset: number): [expiresAt: number, retainUntil: number] => {
   const sep = times.indexOf(':');
-  return [fromBase36(times.slice(0, sep)), fromBase36(times.slice(sep + 1))];
+  return [fromBase36(times.slice(0, sep)) - offset, fromBase36(times.slice(sep + 1)) - offset];
 };
 const flag = (on: boolean): string => (on ? '1' : '0');
 
@@ -92,13 +99,16 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
   readonly #readyTimeoutMs: number;
   readonly #writeDeadlineMs: number;
   readonly #replicas: number;
+  readonly #clock: ServerClock;
+  #measuring: Promise<void> | null = null;
 
   constructor(client: RedisClient, options: RedisTokenStoreOptions = {}) {
     if (!isRedisClient(client)) {
       throw new TypeError(`\`RedisTokenStore\` needs an ioredis client (\`new Redis(url)\` or \`new Redis.Cluster(nodes)\`); got ${describe(client)}.`);
     }
     const given = dropUndefined(options, 'RedisTokenStore');
-    assertKnownKeys(given, ['keyPrefix', 'readyTimeoutMs', 'writeDeadlineMs', 'waitForReplicas'], 'RedisTokenStore');
+    assertKnownKeys(given, ['keyPrefix', 'readyTimeoutMs', 'writeDeadlineMs', 'waitForReplicas', 'clock'], 'RedisTokenStore');
+    assertOptionalFunction(given.clock, 'RedisTokenStore', 'clock');
     assertWholeNumber(given.waitForReplicas, 'RedisTokenStore', 'waitForReplicas', 0, 10);
     assertKeyPrefix(given.keyPrefix, 'RedisTokenStore');
     assertWholeNumber(given.readyTimeoutMs, 'RedisTokenStore', 'readyTimeoutMs', 0, 60_000);
@@ -109,6 +119,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     this.#readyTimeoutMs = given.readyTimeoutMs ?? deadlines.readyTimeoutMs;
     this.#writeDeadlineMs = given.writeDeadlineMs ?? deadlines.writeDeadlineMs;
     this.#replicas = given.waitForReplicas ?? DEFAULTS.waitForReplicas;
+    this.#clock = new ServerClock(given.clock ?? Date.now);
     // Budget counters live under other hash tags: one script may not touch them on a Cluster.
     if (isCluster(client)) this.redeemWithBudget = undefined;
     checkDeploymentWhenReady(client);
@@ -130,21 +141,24 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
   }
 
   async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
-    // Redis expires the key on its own clock; `t` keeps the app's notion of the same moment.
+    // Times are kept on Redis's clock, the one every app host sees; the key expires on it too.
+    const d = await this.#offset();
     const reply = await this.#run(
       SAVE,
       { linkKey: this.keyOf(key), stateKey: this.#stateKey(key.tag, record.emailKey) },
       {
         sealed: record.sealed,
         emailKey: record.emailKey,
-        linkTimes: `${toBase36(record.expiresAt)}:${toBase36(record.retainUntil)}`,
+        linkTimes: `${toBase36(record.expiresAt + d)}:${toBase36(record.retainUntil + d)}`,
         retainMs: String(Math.max(1, record.retainUntil - now)),
         check: key.check,
         revokeOthers: flag(revokeOthers),
-        nowB36: toBase36(now),
+        nowB36: toBase36(now + d),
         validMs: String(Math.max(1, record.expiresAt - now)),
         deadline: this.#deadline(),
       },
+      // A link the app mailed must survive a failover as surely as a redeem: it waits for replicas too.
+      true,
     );
     const status = replyStatus(reply);
     if (status === 'too_late') throw new StoreDeadlineError();
@@ -152,15 +166,16 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
   }
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
+    const d = await this.#offset();
     const reply = (await this.#run(
       PEEK,
       { linkKey: this.keyOf(key) },
-      { nowB36: toBase36(now), statePrefix: this.#statePrefix(key.tag), checks: checksOf(key) },
+      { nowB36: toBase36(now + d), statePrefix: this.#statePrefix(key.tag), checks: checksOf(key) },
     )) as [number, string, string, string, string, number];
     if (replyStatus(reply) !== 'found') return null;
     const [, sealed, emailKey, times, used, burnt] = reply;
-    const usedAt = used ? fromBase36(used) : null;
-    const [expiresAt, retainUntil] = fromTimes(times);
+    const usedAt = used ? fromBase36(used) - d : null;
+    const [expiresAt, retainUntil] = fromTimes(times, d);
     // A burnt link stopped working when the email signed in elsewhere: it reads as expired now.
     return { sealed, emailKey, expiresAt: usedAt === null && burnt === 1 && now < expiresAt ? now : expiresAt, retainUntil, usedAt };
   }
@@ -181,11 +196,12 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
 
   async #redeem(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult> {
     const { now, burnOthers, linkTtlMs, bindings = [], replayWindowMs = 0 } = options;
+    const d = await this.#offset();
     const args = callArgs(
       REDEEM,
       { linkKey: this.keyOf(key) },
       {
-        nowB36: toBase36(now),
+        nowB36: toBase36(now + d),
         burnOthers: flag(burnOthers),
         statePrefix: this.#statePrefix(key.tag),
         checks: checksOf(key),
@@ -206,7 +222,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     switch (replyStatus(reply)) {
       case 'redeemed': {
         const [, sealed, emailKey, times, replayed] = reply;
-        const [expiresAt, retainUntil] = fromTimes(String(times));
+        const [expiresAt, retainUntil] = fromTimes(String(times), d);
         const record = { sealed: String(sealed), emailKey: String(emailKey), expiresAt, retainUntil, usedAt: now };
         return replayed === 1 ? { status: 'redeemed', record, replayed: true } : { status: 'redeemed', record };
       }
@@ -230,11 +246,12 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
   }
 
   async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
+    const d = await this.#offset();
     const reply = await this.#run(
       EXCHANGE,
       { linkKey: this.keyOf({ tag: email.tag, id: codeDigest }), stateKey: this.#stateKey(email.tag, email.digest) },
       {
-        nowB36: toBase36(now),
+        nowB36: toBase36(now + d),
         burnOthers: flag(burnOthers),
         maxFailures: String(maxFailures),
         emailKey: email.digest,
@@ -250,10 +267,11 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
   }
 
   async revoke(email: EmailKey, { now, linkTtlMs }: RevokeOptions): Promise<void> {
+    const d = await this.#offset();
     const reply = await this.#run(
       REVOKE,
       { stateKey: this.#stateKey(email.tag, email.digest) },
-      { nowB36: toBase36(now), linkTtlMs: String(Math.max(1, linkTtlMs)), deadline: this.#deadline() },
+      { nowB36: toBase36(now + d), linkTtlMs: String(Math.max(1, linkTtlMs)), deadline: this.#deadline() },
       true,
     );
     if (replyStatus(reply) === 'too_late') throw new StoreDeadlineError();
@@ -264,9 +282,34 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     await this.#client.del(this.keyOf(key));
   }
 
-  /** The latest moment, on a synchronised clock, at which this call may still write. */
+  /** The latest moment, on Redis's clock, at which this call may still write (compared with `TIME` in the script). */
   #deadline(): string {
-    return String(Date.now() + this.#writeDeadlineMs);
+    return String(this.#clock.deadline(this.#writeDeadlineMs));
+  }
+
+  /**
+   * Redis's clock minus the app's. Measured with one `TIME` before the first call (so the first
+   * deadline already allows for how far away Redis is), then again every few seconds in the
+   * background.
+   */
+  async #offset(): Promise<number> {
+    if (!this.#clock.measured) await this.#measure();
+    else if (this.#clock.age() > CLOCK_REFRESH_MS) void this.#measure().catch(() => undefined);
+    return this.#clock.toServer(0);
+  }
+
+  #measure(): Promise<void> {
+    this.#measuring ??= (async () => {
+      try {
+        await untilReady(this.#client, this.#readyTimeoutMs);
+        const sentAt = this.#clock.now();
+        const [seconds, micros] = await this.#client.time();
+        this.#clock.sample(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), sentAt, this.#clock.now());
+      } finally {
+        this.#measuring = null;
+      }
+    })();
+    return this.#measuring;
   }
 
   #statePrefix(tag: string): string {

@@ -17,6 +17,13 @@ export interface Backend {
   wrongTries(): Promise<number>;
   /** Everything the store holds, as an attacker with read access sees it, and the link records' ids. */
   dump(): Promise<{ dump: string; recordIds: Set<string> }>;
+  /** The server's port, for a proxy in front of it. */
+  readonly port: number;
+  /** MagicLink options for a client of its own on another port (a proxy to this server), and its close. */
+  through(port: number): Promise<{ options: Partial<MagicLinkOptions>; close: () => Promise<void> }>;
+  /** Freezes the server (SIGSTOP), and wakes it. */
+  pause(): void;
+  resumeFromPause(): void;
   /** Empties the store between tests. */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -33,6 +40,15 @@ export const SHARED_BACKENDS: ReadonlyArray<{ name: string; start: () => Promise
         name: 'Redis',
         options: { redis: client, now: Date.now },
         env: { REDIS_URL: server.url },
+        port: server.port,
+        async through(port) {
+          const other = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+          other.on('error', () => undefined);
+          await whenReady(other, 30_000);
+          return { options: { redis: other }, close: async () => void other.disconnect() };
+        },
+        pause: () => server.pause(),
+        resumeFromPause: () => server.resumeFromPause(),
         async wrongTries() {
           const states = server.cli('--scan', '--pattern', 'ml:*:e:*').trim().split('\n').filter(Boolean);
           return states.reduce((sum, key) => sum + Number(server.cli('hget', key, 'f').trim() || 0), 0);
@@ -63,6 +79,17 @@ export const SHARED_BACKENDS: ReadonlyArray<{ name: string; start: () => Promise
         name: 'PostgreSQL',
         options: { postgres: pool, now: Date.now },
         env: { DATABASE_URL: server.url },
+        port: server.port,
+        async through(port) {
+          const other = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, max: 10, connectionTimeoutMillis: 30_000 });
+          other.on('error', () => undefined);
+          // Open the connections now (each takes several round trips), as a running app has them.
+          const clients = await Promise.all(Array.from({ length: 5 }, () => other.connect()));
+          for (const client of clients) client.release();
+          return { options: { postgres: other }, close: () => other.end() };
+        },
+        pause: () => server.pause(),
+        resumeFromPause: () => server.resumeFromPause(),
         async wrongTries() {
           const { rows } = await pool.query<{ sum: string | null }>('SELECT sum(failures) AS sum FROM magic_link_emails');
           return Number(rows[0]?.sum ?? 0);
