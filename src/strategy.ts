@@ -7,7 +7,7 @@ import { describe } from './config/checks.js';
 import { MagicLinkError } from './errors.js';
 import { readAnyBody } from './http/body.js';
 import { clientOf } from './http/client.js';
-import { readCredential } from './http/credentials.js';
+import { readCredential, readRetryKey } from './http/credentials.js';
 import { rememberRefusal } from './http/refusals.js';
 import { toMagicLinkError } from './http/respond.js';
 import { hasSession, missingSession } from './http/session.js';
@@ -85,7 +85,9 @@ export class MagicLinkStrategy extends Strategy {
     try {
       const credential = readCredential(await readAnyBody(req), 'either');
       if (credential instanceof MagicLinkError) return { kind: 'fail', error: credential };
-      return await serviceOf(this.magicLink).signIn(clientOf(req), credential, req);
+      const retryKey = readRetryKey(req);
+      if (retryKey instanceof MagicLinkError) return { kind: 'fail', error: retryKey };
+      return await serviceOf(this.magicLink).signIn(clientOf(req), credential, req, retryKey);
     } catch (error) {
       const failure = toMagicLinkError(error);
       return failure.status >= 500 ? { kind: 'error', error: error instanceof Error ? error : failure } : { kind: 'fail', error: failure };

@@ -1,5 +1,6 @@
 // The two credentials a sign-in body can carry: `{token}` from a link, `{email, code}` from the mail.
 // Every failing field is reported, one `details` entry each.
+import type { Request } from 'express';
 import type { MagicLinkError, ValidationIssue } from '../errors.js';
 import type { Credential } from '../sign-in/records.js';
 import { invalidEmail, MAX_EMAIL_FIELD, readStringField, validationError } from './body.js';
@@ -48,4 +49,25 @@ export function readCredential(body: Record<string, unknown>, accepts: Accepts):
   if (issues.length > 0) return validationError(issues);
   const checked = normalizeEmail(email!);
   return checked.ok ? { email: checked.email, code: code! } : invalidEmail(checked.reason);
+}
+
+/** A client's own name for one redeem: long and random (a UUID will do), visible ASCII. */
+const RETRY_KEY = /^[\x21-\x7e]{16,255}$/;
+
+/**
+ * The `Idempotency-Key` header of a link redeem, as the secret its redeem is bound to: a retry with
+ * the same key, after an answer that never arrived or a 503, finishes the sign-in within the replay
+ * window, as the confirm form's browser can. Without the header, a redeem is bound to nothing.
+ */
+export function readRetryKey(req: Request): string[] | MagicLinkError {
+  const key = req.headers?.['idempotency-key'];
+  if (key === undefined) return [];
+  if (typeof key === 'string' && RETRY_KEY.test(key)) return [`idempotency-key:${key}`];
+  return validationError([
+    {
+      loc: ['header', 'idempotency-key'],
+      msg: 'Idempotency-Key must be 16 to 255 visible ASCII characters, random for each sign-in (a UUID will do)',
+      type: 'value_error',
+    },
+  ]);
 }

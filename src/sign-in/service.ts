@@ -167,9 +167,10 @@ export class SignInService {
    * One sign-in attempt, whatever route it came through: the budget chosen by the credential, the
    * atomic redeem or exchange, the counting of refusals, the user lookup and the events. Exactly one
    * outcome: a success, a refusal (`fail`, a MagicLinkError with its status) or a fault (`error`).
-   * `browserSecrets` name the browser (the confirm form): it may replay its own redeem for a short while.
+   * `retrySecrets` name who sent the redeem (the confirm form's browser, an API client's Idempotency-Key): the
+   * same sender may replay its own redeem for a short while.
    */
-  async signIn(client: Client, credential: Credential, request: Request, browserSecrets?: readonly string[]): Promise<SignInResult> {
+  async signIn(client: Client, credential: Credential, request: Request, retrySecrets?: readonly string[]): Promise<SignInResult> {
     const verify = this.#verify;
     if (verify === undefined) {
       const fix =
@@ -183,7 +184,7 @@ export class SignInService {
       redeemed =
         'code' in credential
           ? await this.#exchange(client, credential.email, credential.code, knownDigest!)
-          : await this.#redeem(client, credential.token, browserSecrets);
+          : await this.#redeem(client, credential.token, retrySecrets);
     } catch (error) {
       const failure = error instanceof MagicLinkError ? error : unavailable(error);
       return failure.status >= 500 ? { kind: 'error', error: failure } : this.#refuse(client, via, failure, knownDigest);
@@ -206,7 +207,7 @@ export class SignInService {
     return this.#keyring.browserDigest(purpose, secret);
   }
 
-  async #redeem(client: Client, token: string, browserSecrets: readonly string[] | undefined): Promise<Redeemed> {
+  async #redeem(client: Client, token: string, retrySecrets: readonly string[] | undefined): Promise<Redeemed> {
     const { config } = this;
     const { store } = config;
     const counters = this.#limits.failedVerify(this.clientKeys(client));
@@ -215,8 +216,8 @@ export class SignInService {
       now: config.now(),
       burnOthers: config.burnOtherLinksOnSignIn,
       linkTtlMs: config.maxTtlSeconds * 1000,
-      ...(browserSecrets?.length
-        ? { bindings: browserSecrets.map((secret) => this.#keyring.browserDigest('binding', secret)), replayWindowMs: REPLAY_WINDOW_MS }
+      ...(retrySecrets?.length
+        ? { bindings: retrySecrets.map((secret) => this.#keyring.browserDigest('binding', secret)), replayWindowMs: REPLAY_WINDOW_MS }
         : {}),
     };
     let result: RedeemResult;

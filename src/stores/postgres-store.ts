@@ -23,6 +23,7 @@ import type {
 import { guardPoolErrors, isPostgresClient, type PostgresClient } from './postgres-client.js';
 import { postgresSchema, SCHEMA_VERSION, TABLE_PREFIX_SHAPE } from './postgres-schema.js';
 import { ServerClock } from './server-clock.js';
+import { StoreDeadlineError } from './store-errors.js';
 
 export interface PostgresTokenStoreOptions {
   /** Prefix of every table and function name (lower-case letters, digits, `_`). Default `magic_link_`. */
@@ -45,14 +46,6 @@ export interface PostgresTokenStoreOptions {
   pruneBatchSize?: number;
   /** The app's clock in ms, against which the offset to the server's clock is measured. Default `Date.now`. */
   clock?: () => number;
-}
-
-/** Thrown when a statement refused to write because it reached the server after its deadline. */
-export class StoreDeadlineError extends Error {
-  constructor() {
-    super('the store call reached PostgreSQL after its deadline; it changed nothing');
-    this.name = 'StoreDeadlineError';
-  }
 }
 
 const WHERE = 'PostgresTokenStore';
@@ -351,7 +344,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
       return result.rows;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if (code === DEADLINE_CODE) throw new StoreDeadlineError();
+      if (code === DEADLINE_CODE) throw new StoreDeadlineError('PostgreSQL');
       if (typeof code === 'string' && MISSING_SCHEMA_CODES.has(code)) {
         warnOnce(
           'EXPRESS_MAGIC_LINK_POSTGRES_SCHEMA',

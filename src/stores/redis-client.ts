@@ -16,6 +16,10 @@ export interface RedisClient {
   /** Redis's clock: `[seconds, microseconds]`. */
   time(): Promise<Array<number | string>>;
   pipeline(): RedisPipeline;
+  /** A second connection with the same options (durable writes wait on their own). */
+  duplicate?(): RedisClient;
+  on?(event: 'close' | 'end' | 'error', listener: (...args: unknown[]) => void): unknown;
+  disconnect?(): void;
 }
 
 /** The slice of an ioredis pipeline the store uses: its defined scripts, WAIT, and exec. */

@@ -19,24 +19,10 @@ import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
 import { DEFAULTS, storeDeadlines } from '../config/defaults.js';
 import { isCluster, isRedisClient, untilReady, type RedisClient } from './redis-client.js';
 import { checkDeploymentWhenReady } from './redis-deployment.js';
+import { ReplicaWaits } from './redis-replicas.js';
 import { ServerClock } from './server-clock.js';
-import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, REVOKE, SAVE, SCRIPTS, type ScriptContract } from './redis-scripts.js';
-
-/** Thrown when fewer replicas than asked acknowledged a redeem or exchange in time (`waitForReplicas`). */
-export class ReplicaAckError extends Error {
-  constructor(wanted: number, got: number) {
-    super(`${got} of ${wanted} replicas acknowledged the write in time`);
-    this.name = 'ReplicaAckError';
-  }
-}
-
-/** Thrown when a script refused to write because the request's deadline had passed (Redis was frozen or slow). */
-export class StoreDeadlineError extends Error {
-  constructor() {
-    super('the store call reached Redis after its deadline; it changed nothing');
-    this.name = 'StoreDeadlineError';
-  }
-}
+import { StoreDeadlineError } from './store-errors.js';
+import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, REVOKE, SAVE, SCRIPTS, type ReplyStatus, type ScriptContract } from './redis-scripts.js';
 
 export interface RedisTokenStoreOptions {
   /** Prefix of every key the store writes; the hash tag follows it. Default `ml:`. */
@@ -49,9 +35,12 @@ export interface RedisTokenStoreOptions {
    */
   writeDeadlineMs?: number;
   /**
-   * Saves, redeems, exchanges and revokes wait (Redis `WAIT`, pipelined with the script: still one round trip) until
-   * this many replicas hold the write, for at most half of `writeDeadlineMs`; fewer in time answers
-   * `service_unavailable`. Makes an acknowledged redeem survive a failover. Default `0` (no wait).
+   * Saves, redeems, exchanges and revokes that wrote wait (Redis `WAIT`, pipelined with the script:
+   * still one round trip) until this many replicas hold the write, for at most half of
+   * `writeDeadlineMs`; fewer in time answers `service_unavailable`. They wait on connections of their
+   * own (`duplicate()`), so a lagging replica never holds up anything else, and while replicas do not
+   * acknowledge, writes after the first are refused at once, before writing. Makes an acknowledged
+   * link and redeem survive a failover. Default `0` (no wait).
    */
   waitForReplicas?: number;
   /** The app's clock in ms, against which the offset to Redis's clock is measured. Default `Date.now`. */
@@ -62,8 +51,6 @@ export interface RedisTokenStoreOptions {
 const CLOCK_REFRESH_MS = 5_000;
 
 type ScriptCommand = (...countThenKeysThenArgs: Array<string | number>) => Promise<unknown>;
-/** On a pipeline a defined script queues its call and returns the pipeline. */
-type QueuedScript = (...countThenKeysThenArgs: Array<string | number>) => unknown;
 
 const toBase36 = (ms: number): string => ms.toString(36);
 const fromBase36 = (text: string): number => parseInt(text, 36);
@@ -100,6 +87,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
   readonly #writeDeadlineMs: number;
   readonly #replicas: number;
   readonly #clock: ServerClock;
+  readonly #waits: ReplicaWaits | null;
   #measuring: Promise<void> | null = null;
 
   constructor(client: RedisClient, options: RedisTokenStoreOptions = {}) {
@@ -123,9 +111,11 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     // Budget counters live under other hash tags: one script may not touch them on a Cluster.
     if (isCluster(client)) this.redeemWithBudget = undefined;
     checkDeploymentWhenReady(client);
-    // defineCommand loads each script once and runs it by SHA (EVALSHA, EVAL after a NOSCRIPT). No
-    // fixed key count: each call says its own, so one definition serves with or without counters.
-    for (const { name, lua } of SCRIPTS) client.defineCommand(name, { lua } as { numberOfKeys: number; lua: string });
+    defineScripts(client);
+    this.#waits =
+      this.#replicas === 0
+        ? null
+        : new ReplicaWaits(client, this.#replicas, Math.max(1, Math.floor(this.#writeDeadlineMs / 2)), this.#readyTimeoutMs, defineScripts);
   }
 
   /** Budgets in the same Redis: every process sharing it shares them. One key per call, so a Cluster works. */
@@ -161,7 +151,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
       true,
     );
     const status = replyStatus(reply);
-    if (status === 'too_late') throw new StoreDeadlineError();
+    if (status === 'too_late') throw new StoreDeadlineError('Redis');
     return status === 'saved';
   }
 
@@ -233,7 +223,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
       case 'over_budget':
         return { status: 'over_budget', counter: Number(reply[1]), msBeforeNext: Math.max(0, Number(reply[2])) };
       case 'too_late':
-        throw new StoreDeadlineError();
+        throw new StoreDeadlineError('Redis');
       case 'not_found':
         return { status: 'not_found' };
       case 'found':
@@ -261,7 +251,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
       true,
     );
     const status = replyStatus(reply);
-    if (status === 'too_late') throw new StoreDeadlineError();
+    if (status === 'too_late') throw new StoreDeadlineError('Redis');
     if (status === 'redeemed' || status === 'already_used') return { status };
     return { status: 'not_found', wrong: status === 'wrong_code' };
   }
@@ -274,7 +264,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
       { nowB36: toBase36(now + d), linkTtlMs: String(Math.max(1, linkTtlMs)), deadline: this.#deadline() },
       true,
     );
-    if (replyStatus(reply) === 'too_late') throw new StoreDeadlineError();
+    if (replyStatus(reply) === 'too_late') throw new StoreDeadlineError('Redis');
   }
 
   async delete(key: TokenKey): Promise<void> {
@@ -330,23 +320,26 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     return this.#send(durable, contract.name, contract.keys.length, ...callArgs(contract, keys, args));
   }
 
-  /** A write that must reach `waitForReplicas` replicas before it counts: the script and WAIT in one round trip. */
+  /** A `durable` write counts once `waitForReplicas` replicas hold it (see ReplicaWaits). */
   async #send(durable: boolean, command: string, keyCount: number, ...keysThenArgs: string[]): Promise<unknown> {
+    if (durable && this.#waits) return this.#waits.send(command, keyCount, keysThenArgs, wroteSomething);
     await untilReady(this.#client, this.#readyTimeoutMs);
-    if (!durable || this.#replicas === 0) {
-      const run = (this.#client as unknown as Record<string, ScriptCommand>)[command]!;
-      return run.call(this.#client, keyCount, ...keysThenArgs);
-    }
-    const pipeline = this.#client.pipeline();
-    (pipeline as unknown as Record<string, QueuedScript>)[command]!.call(pipeline, keyCount, ...keysThenArgs);
-    const results = await pipeline.wait(this.#replicas, Math.max(1, Math.floor(this.#writeDeadlineMs / 2))).exec();
-    const [scriptError, reply] = results?.[0] ?? [new Error('the pipeline was not run'), null];
-    if (scriptError) throw scriptError;
-    const acknowledged = Number(results?.[1]?.[1] ?? 0);
-    if (acknowledged < this.#replicas) throw new ReplicaAckError(this.#replicas, acknowledged);
-    return reply;
+    const run = (this.#client as unknown as Record<string, ScriptCommand>)[command]!;
+    return run.call(this.#client, keyCount, ...keysThenArgs);
   }
 }
+
+/**
+ * defineCommand loads each script once and runs it by SHA (EVALSHA, EVAL after a NOSCRIPT). No
+ * fixed key count: each call says its own, so one definition serves with or without counters.
+ */
+function defineScripts(client: RedisClient): void {
+  for (const { name, lua } of SCRIPTS) client.defineCommand(name, { lua } as { numberOfKeys: number; lua: string });
+}
+
+/** Replies after which a script changed a link or an address's state (budget counters aside: see README). */
+const WRITES = new Set<ReplyStatus>(['saved', 'redeemed', 'wrong_code', 'revoked']);
+const wroteSomething = (reply: unknown): boolean => WRITES.has(replyStatus(reply));
 
 /** The token's check and any former ones (rotation), as the scripts read them. */
 function checksOf(key: TokenKey): string {

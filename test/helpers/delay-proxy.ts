@@ -7,6 +7,8 @@ export class DelayProxy {
   readonly #sockets = new Set<Socket>();
   /** Milliseconds added to every chunk in each direction; may be changed while running. */
   delayMs: number;
+  /** Milliseconds added on top of `delayMs` to the answers only (server to client): an answer lost in a slow link. */
+  answerDelayMs = 0;
   port = 0;
 
   private constructor(targetPort: number, delayMs: number) {
@@ -18,8 +20,8 @@ export class DelayProxy {
         socket.on('close', () => this.#sockets.delete(socket));
         socket.on('error', () => undefined);
       }
-      this.#relay(client, upstream);
-      this.#relay(upstream, client);
+      this.#relay(client, upstream, () => this.delayMs);
+      this.#relay(upstream, client, () => this.delayMs + this.answerDelayMs);
     });
   }
 
@@ -30,9 +32,12 @@ export class DelayProxy {
     return proxy;
   }
 
-  #relay(from: Socket, to: Socket): void {
-    from.on('data', (chunk) => setTimeout(() => to.writable && to.write(chunk), this.delayMs));
-    from.on('end', () => setTimeout(() => to.end(), this.delayMs));
+  #relay(from: Socket, to: Socket, delay: () => number): void {
+    // Chunks keep their order even when the delay shrinks: each leaves no earlier than the one before.
+    let last = 0;
+    const at = (): number => (last = Math.max(last, Date.now() + delay())) - Date.now();
+    from.on('data', (chunk) => setTimeout(() => to.writable && to.write(chunk), at()));
+    from.on('end', () => setTimeout(() => to.end(), at()));
   }
 
   async stop(): Promise<void> {

@@ -159,4 +159,34 @@ describe('POST /v1/auth/verify', () => {
     const after = /sid=([^;]+)/.exec(String(second.headers['set-cookie']))![1];
     assert.ok(before && after && before !== after, 'a new session id on every sign-in');
   });
+
+  describe('Idempotency-Key', () => {
+    const KEY = '7d1f9e2c-4b3a-4c8d-9e0f-1a2b3c4d5e6f';
+    const keyed = (app: App, token: string, key: string) => request(app).post('/v1/auth/verify').set('Idempotency-Key', key).send({ token });
+
+    it('a retry with the same key signs in again within the replay window; without it, or with another key, the link is spent', async () => {
+      const { app, tokenOf, clock } = createTestApp();
+      await requestLink(app);
+      const token = tokenOf();
+      assert.equal((await keyed(app, token, KEY)).status, 200);
+      const retry = await keyed(app, token, KEY);
+      assert.equal(retry.status, 200);
+      assert.equal(retry.body.data.user.email, 'alice@example.com');
+      expectError(await verify(app, token), 'magic_link_already_used');
+      expectError(await keyed(app, token, 'ffffffff-4b3a-4c8d-9e0f-1a2b3c4d5e6f'), 'magic_link_already_used');
+      clock.advance(121_000);
+      expectError(await keyed(app, token, KEY), 'magic_link_already_used');
+    });
+
+    it('a key too short, too long or with spaces → validation_error naming the header, and the link is not spent', async () => {
+      const { app, tokenOf } = createTestApp();
+      await requestLink(app);
+      for (const bad of ['short', 'x'.repeat(256), 'has spaces in it, sixteen+']) {
+        const res = await keyed(app, tokenOf(), bad);
+        expectError(res, 'validation_error');
+        assert.deepEqual(detailsOf(res)[0]?.loc, ['header', 'idempotency-key']);
+      }
+      assert.equal((await verify(app, tokenOf())).status, 200);
+    });
+  });
 });

@@ -61,6 +61,71 @@ describe('Redis durability', function () {
       }
     });
 
+    it('a frozen replica holds up only the writes that wait for it: the confirm page, plain reads and other requests answer at once, and writes after the first are refused without waiting', async () => {
+      const primary = await RedisServer.start();
+      const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(primary.port)]);
+      const client = connect(primary.url);
+      try {
+        await whenReady(client);
+        for (let i = 0; i < 100 && !/master_link_status:up/.test(replica.cli('info', 'replication')); i++) await sleep(100);
+        // storeTimeoutMs 2000: each WAIT may take up to 800 ms.
+        const { app, tokenOf, outbox } = createTestApp({
+          redis: client,
+          now: Date.now,
+          trustProxy: 1,
+          verify: anyone,
+          waitForReplicas: 1,
+          storeTimeoutMs: 2_000,
+        });
+        assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'before@example.com' })).status, 202);
+        const token = tokenOf();
+        const mailed = outbox.length;
+        replica.pause();
+        const started = Date.now();
+        const timed = async <T>(work: Promise<T>): Promise<[T, number]> => [await work, Date.now() - started];
+        const links = Array.from({ length: 6 }, (_, i) =>
+          timed(
+            request(app)
+              .post('/v1/auth/magic-link')
+              .set('X-Forwarded-For', `198.51.100.${i + 1}`)
+              .send({ email: `frozen${i}@example.com` })
+              .then((res) => res),
+          ),
+        );
+        await sleep(50); // the first save is waiting for the frozen replica now
+        const [page, pageMs] = await timed(
+          request(app)
+            .get('/auth/magic-link/confirm')
+            .query({ token })
+            .then((res) => res),
+        );
+        const [, readMs] = await timed(client.get('anything'));
+        const answered = await Promise.all(links);
+        assert.equal(page.status, 200);
+        assert.ok(pageMs < 50 + 250, `the confirm page waited ${pageMs - 50} ms behind the replica wait`);
+        assert.ok(readMs < 50 + 250, `a plain GET on the app's connection waited ${readMs - 50} ms`);
+        for (const [res] of answered) expectError(res, 'service_unavailable', 'any');
+        const slowest = Math.max(...answered.map(([, ms]) => ms));
+        // One save waits out its WAIT (800 ms); the rest are refused at once instead of queueing 6 × 800 ms.
+        assert.ok(slowest < 1_600, `the six link requests took ${slowest} ms`);
+        assert.equal(outbox.length, mailed, 'a link answered 503 was mailed');
+        replica.resumeFromPause();
+        for (let i = 0; i < 100 && !/master_link_status:up/.test(replica.cli('info', 'replication')); i++) await sleep(100);
+        // Back: the next write tries, is acknowledged, and writes flow again.
+        let status = 0;
+        for (let i = 0; i < 20 && status !== 202; i++) {
+          status = (await request(app).post('/v1/auth/magic-link').set('X-Forwarded-For', '203.0.113.9').send({ email: 'after@example.com' })).status;
+          if (status !== 202) await sleep(200);
+        }
+        assert.equal(status, 202);
+      } finally {
+        replica.resumeFromPause();
+        client.disconnect();
+        await primary.destroy();
+        await replica.destroy();
+      }
+    });
+
     for (const waitForReplicas of [0, 1]) {
       it(`a replica cut off from its primary, then a failover: ${waitForReplicas ? 'no answered redeem is lost (it answered 503)' : 'without the option an answered redeem is lost (measured)'}`, async () => {
         const primary = await RedisServer.start();

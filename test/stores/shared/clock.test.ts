@@ -27,7 +27,10 @@ async function issue(test: TestApp, n: number, tag: string): Promise<string[]> {
   return test.outbox.slice(-n).map((mail) => new URL(mail.url).searchParams.get('token')!);
 }
 
-const verify = (test: TestApp, token: string) => request(test.app).post('/v1/auth/verify').send({ token });
+const verify = (test: TestApp, token: string, retryKey?: string) => {
+  const post = request(test.app).post('/v1/auth/verify');
+  return (retryKey === undefined ? post : post.set('Idempotency-Key', retryKey)).send({ token });
+};
 
 for (const { name, start } of SHARED_BACKENDS) {
   describe(`one clock on ${name}`, function () {
@@ -95,6 +98,65 @@ for (const { name, start } of SHARED_BACKENDS) {
         after.map((res) => res.status),
         tokens.map(() => 200),
       );
+    });
+
+    it('the server 100 to 900 ms away each way: no verify answered 503 spent its link (a retry with no key still signs in)', async () => {
+      const near = appOn(backend.options);
+      const delays = [100, 300, 450, 600, 900];
+      const tokens = await issue(near, delays.length * 2, 'delays');
+      const proxy = await DelayProxy.start(backend.port, 0);
+      const through = await backend.through(proxy.port);
+      const outcomes: string[] = [];
+      try {
+        const far = appOn(through.options);
+        for (const [i, delay] of delays.entries()) {
+          proxy.delayMs = delay;
+          for (const token of tokens.slice(i * 2, i * 2 + 2)) {
+            const first = await verify(far, token);
+            if (first.status === 200) {
+              outcomes.push('200');
+              continue;
+            }
+            assert.equal(first.status, 503, `at ${delay} ms: ${first.status} ${JSON.stringify(first.body)}`);
+            await sleep(2 * delay + 200); // whatever was sent has arrived
+            const retried = await verify(near, token);
+            outcomes.push(`503 then ${retried.status}${retried.status === 200 ? '' : ` ${retried.body.error}`}`);
+          }
+        }
+      } finally {
+        await through.close().catch(() => undefined);
+        await proxy.stop();
+      }
+      assert.ok(
+        outcomes.every((outcome) => outcome === '200' || outcome === '503 then 200'),
+        outcomes.join(', '),
+      );
+      assert.ok(outcomes.includes('200') && outcomes.includes('503 then 200'), `both outcomes were reached: ${outcomes.join(', ')}`);
+    });
+
+    it('an answer lost on the way back (the redeem ran, its answer arrived after the 503): only a retry with the same Idempotency-Key signs in', async () => {
+      const near = appOn(backend.options);
+      const [token, other] = await issue(near, 2, 'lost');
+      const proxy = await DelayProxy.start(backend.port, 5);
+      const through = await backend.through(proxy.port);
+      try {
+        const far = appOn(through.options);
+        // Measured near: the clock and latency readings say the server is 5 ms away.
+        assert.equal((await verify(far, other!)).status, 200);
+        proxy.answerDelayMs = 1_500;
+        const key = 'b1f0c3a8-5e2d-4c71-9a36-0f8e7d6c5b4a';
+        const first = await verify(far, token!, key);
+        assert.equal(first.status, 503);
+        await sleep(1_700);
+      } finally {
+        await through.close().catch(() => undefined);
+        await proxy.stop();
+      }
+      const stranger = await verify(near, token!, 'an-attacker-guessed-this-key');
+      assert.equal(stranger.body.error, 'magic_link_already_used', 'the redeem did run: the link is spent for anyone else');
+      assert.equal((await verify(near, token!)).body.error, 'magic_link_already_used');
+      const retried = await verify(near, token!, 'b1f0c3a8-5e2d-4c71-9a36-0f8e7d6c5b4a');
+      assert.equal(retried.status, 200, JSON.stringify(retried.body));
     });
   });
 }
