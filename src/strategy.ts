@@ -2,7 +2,6 @@
 // MagicLink's sign-in service, which holds every rule (budgets, redeem, counting, events). A leaf:
 // credential in, one outcome out. The package's own handlers call the same service directly.
 import type { Request } from 'express';
-import { Strategy } from 'passport-strategy';
 import { describe } from './config/checks.js';
 import { MagicLinkError } from './errors.js';
 import { readAnyBody } from './http/body.js';
@@ -35,13 +34,17 @@ const KNOWN = ['magicLink', 'name'];
  * request ends in exactly one of `success`, `fail` (a MagicLinkError as the challenge, with its
  * status: 401, 404, 422 or 429 with `Retry-After`) or `error`.
  */
-export class MagicLinkStrategy extends Strategy {
+export class MagicLinkStrategy {
   readonly name: string;
+  // Passport attaches these to the copy of the strategy it runs for one request. Declared here, not
+  // inherited from passport-strategy's types, so a JavaScript app installs no @types packages.
+  declare success: (user: Express.User, info?: object) => void;
+  declare fail: (challenge: MagicLinkError, status: number) => void;
+  declare error: (error: Error) => void;
   // No #private members: Passport runs each request on Object.create(strategy), which fails #private brand checks.
   private readonly magicLink: MagicLink;
 
   constructor(options: MagicLinkStrategyOptions, verify: VerifyCallback) {
-    super();
     if (typeof options !== 'object' || options === null || typeof options.magicLink !== 'object') {
       throw new TypeError(
         `\`MagicLinkStrategy\` needs \`{ magicLink }\` as its first argument: \`new MagicLinkStrategy({ magicLink }, verify)\`; got ${describe(options)}.`,
@@ -63,7 +66,7 @@ export class MagicLinkStrategy extends Strategy {
     this.magicLink = options.magicLink;
   }
 
-  override authenticate(req: Request, options: { session?: boolean } = {}): void {
+  authenticate(req: Request, options: { session?: boolean } = {}): void {
     // Passport logs in after success unless `session: false`: without a session the link would be
     // spent and nobody signed in, so refuse before anything is read.
     if (options.session !== false && !hasSession(req)) {

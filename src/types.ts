@@ -1,3 +1,6 @@
+/// <reference types="passport" preserve="true" />
+// `Express.User` and `req.logIn` come from @types/passport, which a TypeScript app installs with
+// passport; the package depends on no @types package, so a JavaScript app gets none.
 // The app-facing public types: options (each with its default), the mailer contract, events, the
 // verify callback and what the handlers answer. The store contract's types live in stores/contract.ts.
 import type { Request } from 'express';

@@ -48,6 +48,14 @@ app.post('/v1/auth/exchange', magicLink.exchangeHandler()); // {email, code} →
 app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler()); // the page the mail links to
 app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler()); // its Sign in button → 303, signed in
 app.get('/me', (req, res) => void res.json({ user: req.user ?? null }));
+// A page to land on: who is signed in, or the sign-in form (a plain form works without JavaScript).
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const form =
+  '<form method="post" action="/v1/auth/magic-link"><label>Email <input type="email" name="email" required></label> <button>Email me a link</button></form>';
+app.get('/', (req, res) => {
+  if (req.user) return void res.send(`<title>My app</title><p>Signed in as ${escapeHtml(req.user.email)}.</p>`);
+  res.send(`<title>Sign in</title>${form}${req.query.magic_link === 'sent' ? '<p role="status">Check your email.</p>' : ''}`);
+});
 app.use(errorHandler()); // last: every failure in the documented JSON envelope
 
 app.listen(port, () => console.log(`Listening on ${baseUrl}`));

@@ -12,7 +12,8 @@ import type { Request, Response } from 'express';
 import { errorCatalogue, MagicLinkError } from '../errors.js';
 import { maskEmail } from '../sign-in/email.js';
 import { REDEEM_CODES, type LinkContent } from '../sign-in/records.js';
-import type { SignInService } from '../sign-in/service.js';
+import { UNAVAILABLE_RETRY_SECONDS } from '../sign-in/limits.js';
+import { REPLAY_WINDOW_MS, type SignInService } from '../sign-in/service.js';
 import { readFormBody } from './body.js';
 import { clientOf } from './client.js';
 import { readCredential } from './credentials.js';
@@ -101,17 +102,27 @@ function minutesText(ms: number): string {
 const PRESS_ONCE =
   "document.currentScript.previousElementSibling.addEventListener('submit',function(e){var b=e.target.querySelector('button');setTimeout(function(){b.disabled=true;b.textContent='Signing in…'},0)})";
 
-function confirmForm(service: SignInService, req: Request, token: string, content: LinkContent, expiresAt: number, cookieName: string, nonce: string): string {
-  const action = req.baseUrl + req.path;
-  return `<h1>Sign in to ${escapeHtml(service.config.appName)}</h1>
-<p>You are signing in as <strong>${escapeHtml(maskEmail(content.email))}</strong>.</p>
-<form method="post" action="${escapeHtml(action)}">
+function hiddenForm(req: Request, token: string, cookieName: string, nonce: string, label: string): string {
+  return `<form method="post" action="${escapeHtml(req.baseUrl + req.path)}">
 <input type="hidden" name="token" value="${escapeHtml(token)}">
 <input type="hidden" name="page" value="${escapeHtml(cookieName)}">
 <input type="hidden" name="nonce" value="${escapeHtml(nonce)}">
-<p><button type="submit">Sign in</button></p>
-</form><script>${PRESS_ONCE}</script>
+<p><button type="submit">${escapeHtml(label)}</button></p>
+</form><script>${PRESS_ONCE}</script>`;
+}
+
+function confirmForm(service: SignInService, req: Request, token: string, content: LinkContent, expiresAt: number, cookieName: string, nonce: string): string {
+  return `<h1>Sign in to ${escapeHtml(service.config.appName)}</h1>
+<p>You are signing in as <strong>${escapeHtml(maskEmail(content.email))}</strong>.</p>
+${hiddenForm(req, token, cookieName, nonce, 'Sign in')}
 <p class="muted">This link works once and expires in about ${minutesText(expiresAt - service.config.now())}. If you did not ask to sign in, close this page.</p>`;
+}
+
+/** The session could not be saved after the redeem: the same form again, which replays the redeem for this browser. */
+function notFinished(req: Request, token: string, cookieName: string, nonce: string): string {
+  return `<h1>You're not signed in yet</h1>
+<p>Your link worked, but we could not save your sign-in. It still works in this browser for the next ${minutesText(REPLAY_WINDOW_MS)}: try again in a moment.</p>
+${hiddenForm(req, token, cookieName, nonce, 'Try again')}`;
 }
 
 function failurePage(service: SignInService, error: MagicLinkError, requestId: string): string {
@@ -221,7 +232,15 @@ export function createConfirmFormHandler(service: SignInService) {
         }
         throw signedIn.error;
       }
-      await logIn(req, signedIn.user, signedIn.info);
+      try {
+        await logIn(req, signedIn.user, signedIn.info);
+      } catch (error) {
+        // Redeemed, but the session store failed: say so, and let this browser replay its redeem.
+        reportFailure(config.onError, req, res, error);
+        res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
+        sendPage(res, 503, 'Not signed in yet', notFinished(req, String(body.token), String(body.page), String(body.nonce)));
+        return;
+      }
       res.setHeader('Cache-Control', 'no-store');
       res.setHeader('Referrer-Policy', 'no-referrer');
       // The target was checked when the link was requested and stored sealed with it.

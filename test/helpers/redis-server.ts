@@ -90,6 +90,11 @@ export class RedisServer {
     return this.#process !== undefined;
   }
 
+  /** Where it keeps its files (dump.rdb, the AOF): a backup is a copy of them. */
+  get dir(): string {
+    return this.#dir;
+  }
+
   /** Frozen by `pause()`: its process is there but answers nothing. */
   get paused(): boolean {
     return this.#paused;
@@ -325,6 +330,11 @@ export class RedisSentinelGroup {
       await waitFor(() => ping(port), `sentinel on ${port}`);
     }
     return new RedisSentinelGroup(master, replica, ports, sentinels, dir);
+  }
+
+  /** redis-cli against the first sentinel. */
+  sentinel(...args: string[]): string {
+    return spawnSync('redis-cli', ['-p', String(this.sentinelPorts[0]), ...args], { encoding: 'utf8', timeout: 5_000 }).stdout ?? '';
   }
 
   /** The master's port as the sentinels report it now. */

@@ -41,6 +41,8 @@ export interface TestAppOptions extends Partial<MagicLinkOptions> {
   verify?: VerifyCallback;
   /** Express `trust proxy` setting. */
   trustProxy?: boolean | number;
+  /** express-session's store (default its MemoryStore). */
+  sessionStore?: session.Store;
 }
 
 export const BASE_URL = 'http://app.test';
@@ -54,7 +56,7 @@ export const TEST_SECRET = 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=';
 export const START = Date.parse('2026-05-25T12:00:00Z');
 
 export function createTestApp(options: TestAppOptions = {}): TestApp {
-  const { verify, trustProxy, ...magicLinkOptions } = options;
+  const { verify, trustProxy, sessionStore, ...magicLinkOptions } = options;
   const outbox: MagicLinkMessage[] = [];
   const reported: unknown[] = [];
   let now = START;
@@ -79,7 +81,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const app = express();
   if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
   app.use(requestId());
-  app.use(session({ secret: 'test-secret', resave: false, saveUninitialized: false, name: 'sid' }));
+  app.use(session({ secret: 'test-secret', resave: false, saveUninitialized: false, name: 'sid', ...(sessionStore ? { store: sessionStore } : {}) }));
   app.use(passport.session());
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
   app.post('/v1/auth/verify', magicLink.verifyHandler());

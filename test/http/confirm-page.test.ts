@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import session from 'express-session';
 import request from 'supertest';
 import { browser, confirmInBrowser, openConfirmPage, submitConfirm } from '../helpers/confirm.js';
 import { BASE_URL, createTestApp, expectError } from '../helpers/test-app.js';
@@ -187,6 +188,37 @@ describe('confirm page', () => {
     expectError(await request(app).post('/v1/auth/verify').send({ token }), 'magic_link_already_used');
     clock.advance(3 * 60_000);
     assert.equal((await press()).status, 401);
+  });
+
+  it('a session store that fails after the redeem: a page that says so truthfully, whose Try again ends signed in once the store is back', async () => {
+    let failing = true;
+    class FlakyStore extends session.MemoryStore {
+      override set(sid: string, data: session.SessionData, callback?: (error?: unknown) => void): void {
+        if (failing) return void callback?.(new Error('ERR syntax error'));
+        super.set(sid, data, callback);
+      }
+    }
+    const { app, tokenOf, reported } = createTestApp({ sessionStore: new FlakyStore() });
+    await requestLink(app, 'alice@example.com', '/inbox');
+    const person = browser(app);
+    const form = await openConfirmPage(person, tokenOf());
+    const first = await submitConfirm(person, form);
+    assert.equal(first.status, 503);
+    assert.equal(first.headers['retry-after'], '5');
+    assert.match(first.text, /not signed in yet/i);
+    assert.match(first.text, /still works in this browser for the next 2 minutes/);
+    assert.doesNotMatch(first.text, /may still work/);
+    assert.ok(reported.length > 0, 'the store failure reached onError');
+    // The page's own button, as the person presses it: the same hidden fields.
+    const again = new RegExp(`name="nonce" value="${form.nonce}"`).test(first.text) && new RegExp(`name="page" value="${form.page}"`).test(first.text);
+    assert.ok(again, 'the page offers the same form again');
+    failing = false;
+    const retried = await submitConfirm(person, form);
+    assert.equal(retried.status, 303);
+    assert.equal(retried.headers.location, '/inbox');
+    assert.equal((await person.get('/v1/me')).status, 200);
+    // Nobody else gets in on the spent link.
+    expectError(await request(app).post('/v1/auth/verify').send({ token: form.token }), 'magic_link_already_used');
   });
 
   it('a second tab of the same browser also ends signed in', async () => {

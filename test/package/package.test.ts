@@ -1,7 +1,7 @@
 // Installs the packed tarball into CommonJS, ESM and TypeScript consumer projects, as users would.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -51,6 +51,16 @@ describe('package', function () {
       files.filter((f) => /^(src|test|example-server|bench|scripts)\//.test(f)),
       [],
     );
+  });
+
+  it('depends on no @types package (a JavaScript app installs none) and ships the docs the README links to', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    assert.deepEqual(
+      Object.keys(pkg.dependencies).filter((name) => name.startsWith('@types/')),
+      [],
+    );
+    const files = createRequire(import.meta.url)(join(consumer, 'files.json')) as string[];
+    for (const doc of ['docs/redis.md', 'docs/postgres.md', 'docs/errors/README.md']) assert.ok(files.includes(doc), doc);
   });
 
   it('require() from CommonJS', () => {

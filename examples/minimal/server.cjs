@@ -1,0 +1,53 @@
+const { randomBytes, randomUUID } = require('node:crypto');
+const express = require('express');
+const session = require('express-session');
+const passport = require('passport');
+const { MagicLink, MagicLinkStrategy, errorHandler, renderMagicLinkMail } = require('express-magic-link');
+
+const users = new Map(); // your database
+
+const port = Number(process.env.PORT ?? 3000);
+const baseUrl = process.env.BASE_URL ?? `http://localhost:${port}`;
+const magicLink = new MagicLink({
+  baseUrl, // links are built from this, never from the Host header
+  secret: process.env.MAGIC_LINK_SECRET, // required with Redis: `openssl rand -base64 32`
+  mailer: {
+    async send(message) {
+      const mail = renderMagicLinkMail(message, { appName: 'My app' }); // { subject, text, html }
+      console.log(`To: ${message.to}\nSubject: ${mail.subject}\n\n${mail.text}`); // hand it to your mail provider
+    },
+  },
+});
+
+// Runs when a link or code is redeemed: find the account, or create it (sign-up), or return false.
+passport.use(
+  new MagicLinkStrategy({ magicLink }, async (email) => {
+    const user = [...users.values()].find((u) => u.email === email) ?? { id: randomUUID(), email };
+    users.set(user.id, user);
+    return user;
+  }),
+);
+passport.serializeUser((user, done) => done(null, user.id));
+passport.deserializeUser((id, done) => done(null, users.get(id) ?? false));
+
+const app = express();
+const cookie = { httpOnly: true, sameSite: 'lax', secure: baseUrl.startsWith('https:') }; // Secure needs https
+app.use(session({ secret: process.env.SESSION_SECRET ?? randomBytes(32).toString('hex'), resave: false, saveUninitialized: false, cookie }));
+app.use(passport.session());
+
+app.post('/v1/auth/magic-link', magicLink.requestLinkHandler()); // {email, redirect?} → 202, mails a link
+app.post('/v1/auth/exchange', magicLink.exchangeHandler()); // {email, code} → 200 {user}, signed in
+app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler()); // the page the mail links to
+app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler()); // its Sign in button → 303, signed in
+app.get('/me', (req, res) => void res.json({ user: req.user ?? null }));
+// A page to land on: who is signed in, or the sign-in form (a plain form works without JavaScript).
+const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const form =
+  '<form method="post" action="/v1/auth/magic-link"><label>Email <input type="email" name="email" required></label> <button>Email me a link</button></form>';
+app.get('/', (req, res) => {
+  if (req.user) return void res.send(`<title>My app</title><p>Signed in as ${escapeHtml(req.user.email)}.</p>`);
+  res.send(`<title>Sign in</title>${form}${req.query.magic_link === 'sent' ? '<p role="status">Check your email.</p>' : ''}`);
+});
+app.use(errorHandler()); // last: every failure in the documented JSON envelope
+
+app.listen(port, () => console.log(`Listening on ${baseUrl}`));
