@@ -129,12 +129,12 @@ export class MagicLink {
 
   /** `POST {token}` → 200 `{user}` and a signed-in session. Needs express-session and `passport.session()`. */
   verifyHandler(...args: []): MagicLinkHandler {
-    return createVerifyHandler(factoryOf(this, args, 'verifyHandler'));
+    return createVerifyHandler(sessionSignIn(factoryOf(this, args, 'verifyHandler')));
   }
 
   /** `POST {email, code}` → 200 `{user}` and a signed-in session: the mail's code, typed on another device. */
   exchangeHandler(...args: []): MagicLinkHandler {
-    return createExchangeHandler(factoryOf(this, args, 'exchangeHandler'));
+    return createExchangeHandler(sessionSignIn(factoryOf(this, args, 'exchangeHandler')));
   }
 
   /** `GET ?token=` → the confirm page; consumes nothing. */
@@ -144,7 +144,7 @@ export class MagicLink {
 
   /** `POST token=` (the confirm page's form) → 303 to the link's redirect, signed in. */
   confirmFormHandler(...args: []): MagicLinkHandler {
-    return createConfirmFormHandler(factoryOf(this, args, 'confirmFormHandler'));
+    return createConfirmFormHandler(sessionSignIn(factoryOf(this, args, 'confirmFormHandler')));
   }
 
   /**
@@ -190,4 +190,10 @@ function checkData(value: unknown, method: string): LinkData | undefined {
     );
   }
   return value as LinkData;
+}
+
+/** A handler that signs into the session: from now on the MagicLink's link requests need a session too. */
+function sessionSignIn(service: SignInService): SignInService {
+  service.signsIntoSessions = true;
+  return service;
 }

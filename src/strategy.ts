@@ -9,7 +9,7 @@ import { clientOf } from './http/client.js';
 import { readCredential, readRetryKey } from './http/credentials.js';
 import { rememberRefusal } from './http/refusals.js';
 import { toMagicLinkError } from './http/respond.js';
-import { hasSession, missingSession } from './http/session.js';
+import { hasSession, missingSession, warnIfCookieWillNotArrive } from './http/session.js';
 import { serviceOf, type MagicLink } from './magic-link.js';
 import type { SignInResult } from './sign-in/records.js';
 import type { VerifyCallback } from './types.js';
@@ -73,6 +73,7 @@ export class MagicLinkStrategy {
       this.error(missingSession(`passport.authenticate('${this.name}')`));
       return;
     }
+    if (options.session !== false) warnIfCookieWillNotArrive(req);
     this.signInFrom(req).then(
       (result) => {
         if (result.kind === 'success') this.success(result.user, result.info);

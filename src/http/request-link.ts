@@ -10,6 +10,7 @@ import { invalidEmail, MAX_EMAIL_FIELD, readFormBody, readJsonBody, readStringFi
 import { clientOf } from './client.js';
 import { assertSameSite } from './cross-site.js';
 import { reportFailure, sendError, sendSuccess } from './respond.js';
+import { hasSession, missingSessionForLink } from './session.js';
 
 const MAX_REDIRECT_FIELD = 4096;
 
@@ -61,6 +62,7 @@ export function createRequestLinkHandler(service: SignInService) {
     const form = isHtmlForm(req);
     try {
       assertSameSite(req, service.config.baseUrl.origin, service.config.trustedOrigins);
+      if (service.signsIntoSessions && !hasSession(req)) throw missingSessionForLink();
       const sent = await requestLinkFor(service, req, form ? await readFormBody(req, res) : await readJsonBody(req, res));
       if (form) {
         res.setHeader('Cache-Control', 'no-store');

@@ -7,7 +7,7 @@ import type { MagicLinkMessage } from '../types.js';
 export interface MagicLinkMailWords {
   /** `Sign in to Acme` */
   subject(appName: string): string;
-  /** The first line: `Use the button below to sign in to Acme.` */
+  /** The first line, in the text part and the HTML: `Sign in to Acme with the link below.` */
   intro(appName: string): string;
   /** The button's label. */
   button: string;
@@ -44,7 +44,7 @@ const plural = (count: number, unit: string): string => `${count} ${unit}${count
 
 export const ENGLISH: MagicLinkMailWords = {
   subject: (appName) => `Sign in to ${appName}`,
-  intro: (appName) => `Use the button below to sign in to ${appName}.`,
+  intro: (appName) => `Sign in to ${appName} with the link below.`,
   button: 'Sign in',
   linkFallback: 'Or open this link:',
   codeIntro: 'Reading this on another device? Enter this code on the sign-in page instead:',

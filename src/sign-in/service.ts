@@ -38,6 +38,8 @@ export class SignInService {
   readonly #limits: Limits;
   readonly #keyring: Keyring;
   #verify: VerifyCallback | undefined;
+  /** Set once a handler that signs into the session is made: link requests then need a session too. */
+  signsIntoSessions = false;
   readonly #sendTime = new SendTime();
 
   constructor(config: MagicLinkConfig) {

@@ -74,7 +74,7 @@ export class MemoryTokenStore implements TokenStore {
     if (process.env.NODE_ENV === 'production' && !warnedAboutProduction) {
       warnedAboutProduction = true;
       process.emitWarning(
-        'MemoryTokenStore keeps links in this process only: with more than one process, or after a restart, links and limits are not shared. Use RedisTokenStore in production.',
+        'MemoryTokenStore keeps links in this process only: with more than one process, or after a restart, links and limits are not shared. Use a shared store in production (`redis` or `postgres` on MagicLink).',
         { code: 'EXPRESS_MAGIC_LINK_MEMORY_STORE' },
       );
     }

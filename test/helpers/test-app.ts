@@ -43,6 +43,8 @@ export interface TestAppOptions extends Partial<MagicLinkOptions> {
   trustProxy?: boolean | number;
   /** express-session's store (default its MemoryStore). */
   sessionStore?: session.Store;
+  /** express-session's cookie options; `false`: no session middleware at all (a misconfigured app). */
+  sessionCookie?: session.CookieOptions | false;
 }
 
 export const BASE_URL = 'http://app.test';
@@ -56,7 +58,7 @@ export const TEST_SECRET = 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=';
 export const START = Date.parse('2026-05-25T12:00:00Z');
 
 export function createTestApp(options: TestAppOptions = {}): TestApp {
-  const { verify, trustProxy, sessionStore, ...magicLinkOptions } = options;
+  const { verify, trustProxy, sessionStore, sessionCookie, ...magicLinkOptions } = options;
   const outbox: MagicLinkMessage[] = [];
   const reported: unknown[] = [];
   let now = START;
@@ -81,8 +83,19 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const app = express();
   if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
   app.use(requestId());
-  app.use(session({ secret: 'test-secret', resave: false, saveUninitialized: false, name: 'sid', ...(sessionStore ? { store: sessionStore } : {}) }));
-  app.use(passport.session());
+  if (sessionCookie !== false) {
+    app.use(
+      session({
+        secret: 'test-secret',
+        resave: false,
+        saveUninitialized: false,
+        name: 'sid',
+        ...(sessionStore ? { store: sessionStore } : {}),
+        ...(sessionCookie ? { cookie: sessionCookie } : {}),
+      }),
+    );
+    app.use(passport.session());
+  }
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
   app.post('/v1/auth/verify', magicLink.verifyHandler());
   app.post('/v1/auth/exchange', magicLink.exchangeHandler());

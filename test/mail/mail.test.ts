@@ -33,6 +33,9 @@ describe('renderMagicLinkMail', () => {
     assert.match(mail.html, /<title>Sign in to Acme<\/title>/);
     assert.match(mail.html, />123456</);
     assert.doesNotMatch(mail.html, /<img|<script/i, 'readable without images, no script');
+    // A text part has no button to point at.
+    assert.doesNotMatch(mail.text, /button/i);
+    assert.ok(mail.text.includes('Sign in to Acme with the link below.'));
   });
 
   it('says short and long lifetimes in words, never "0 minutes"', () => {

@@ -1,6 +1,6 @@
 // Installs the packed tarball into CommonJS, ESM and TypeScript consumer projects, as users would.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -61,6 +61,17 @@ describe('package', function () {
     );
     const files = createRequire(import.meta.url)(join(consumer, 'files.json')) as string[];
     for (const doc of ['docs/redis.md', 'docs/postgres.md', 'docs/errors/README.md']) assert.ok(files.includes(doc), doc);
+  });
+
+  it('npm publish refuses while repository, homepage and bugs hold the placeholder owner; filled in, it goes ahead', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.prepublishOnly, 'node scripts/check-publish.mjs');
+    const now = spawnSync(process.execPath, ['scripts/check-publish.mjs'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(now.status, 1);
+    assert.match(now.stderr, /fill in repository, homepage, bugs/);
+    const filled = join(consumer, 'filled-package.json');
+    writeFileSync(filled, readFileSync(join(ROOT, 'package.json'), 'utf8').replaceAll('OWNER', 'acme'));
+    assert.equal(spawnSync(process.execPath, ['scripts/check-publish.mjs', filled], { cwd: ROOT, encoding: 'utf8' }).status, 0);
   });
 
   it('require() from CommonJS', () => {
