@@ -22,7 +22,9 @@ export function hasSession(req: Request): boolean {
 
 /** A handler mounted without express-session: refused before anything is redeemed, logged once with the fix. */
 export function missingSession(handler: string): MagicLinkError {
-  return noSession(`\`${handler}\` signs the user into a session, but the request has none: mount express-session and \`passport.session()\` before it. No link was spent.`);
+  return noSession(
+    `\`${handler}\` signs the user into a session, but the request has none: mount express-session and \`passport.session()\` before it. No link was spent.`,
+  );
 }
 
 /** A link request without a session, in an app whose handlers sign into one: its link could never sign anyone in. */
