@@ -27,7 +27,8 @@ function sessionSignIn() {
   const authenticator = new passport.Passport();
   authenticator.serializeUser((u, done) => done(null, u));
   authenticator.deserializeUser((u: Express.User, done) => done(null, u));
-  // Sessions only where a sign-in needs one, as a performance-minded app mounts them.
+  // Sessions only on the sign-in routes (request-link and verify), as a performance-minded app mounts
+  // them; the `-app` modes mount them app-wide, as the README's quick start does.
   const sessions = [session({ secret: 'bench', resave: false, saveUninitialized: false }), authenticator.session()];
   return { authenticator, sessions };
 }
@@ -64,7 +65,7 @@ if (mode === 'bare') {
     secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
-  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
+  app.post('/v1/auth/magic-link', ...sessions, magicLink.requestLinkHandler());
   app.post('/v1/auth/verify', ...sessions, magicLink.verifyHandler());
   app.get('/bench/queries', (_req, res) => void res.json({ queries: queries.valueOf(), reset: (queries = 0) }));
   tokensRoute();
@@ -86,7 +87,7 @@ if (mode === 'bare') {
     secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
-  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
+  app.post('/v1/auth/magic-link', ...sessions, magicLink.requestLinkHandler());
   app.post('/v1/auth/verify', ...sessions, magicLink.verifyHandler());
   tokensRoute();
   app.use(errorHandler());

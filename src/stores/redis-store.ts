@@ -325,7 +325,10 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     if (durable && this.#waits) return this.#waits.send(command, keyCount, keysThenArgs, wroteSomething);
     await untilReady(this.#client, this.#readyTimeoutMs);
     const run = (this.#client as unknown as Record<string, ScriptCommand>)[command]!;
-    return run.call(this.#client, keyCount, ...keysThenArgs);
+    const sentAt = this.#clock.now();
+    const reply = await run.call(this.#client, keyCount, ...keysThenArgs);
+    this.#clock.roundTrip(sentAt, this.#clock.now()); // a late answer too: the next deadline allows for it
+    return reply;
   }
 }
 
