@@ -10,6 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { PostgresServer } from '../test/helpers/postgres-server.js';
@@ -20,7 +21,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
 const FOOTPRINT_LINKS = Number(process.env.BENCH_FOOTPRINT_LINKS ?? 100_000);
 
-type Mode = 'bare' | 'floor' | 'memory' | 'redis' | 'redis-wait' | 'postgres' | 'peer';
+type ServerMode = 'bare' | 'floor' | 'memory' | 'memory-app' | 'redis' | 'redis-app' | 'redis-wait' | 'postgres' | 'peer';
+/** A server mode, or `before:<mode>`: the same server on the build in BENCH_BEFORE. */
+type Mode = ServerMode | `before:${ServerMode}`;
 type Flow = 'request-link' | 'verify';
 
 interface CaseResult {
@@ -43,10 +46,14 @@ interface CaseResult {
   postgresRoundTripsPerRequest?: number;
 }
 
+const serverModeOf = (mode: Mode): ServerMode => mode.replace(/^before:/, '') as ServerMode;
+const usesRedis = (mode: Mode): boolean => serverModeOf(mode).startsWith('redis');
+
 function startServer(mode: Mode, env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
+  const before = mode.startsWith('before:') ? { BENCH_PACKAGE: BEFORE_PACKAGE! } : {};
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts', mode], {
-      env: { ...process.env, ...env, NODE_ENV: 'production' },
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts', serverModeOf(mode)], {
+      env: { ...process.env, ...env, ...before, NODE_ENV: 'production' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const timer = setTimeout(() => reject(new Error(`${mode} server did not start`)), 20_000);
@@ -63,7 +70,7 @@ function startServer(mode: Mode, env: Record<string, string> = {}): Promise<{ ur
 let sequence = 0;
 /** Every link request names a new address from a new IP, so the limits never decide the result. */
 function linkRequest(mode: Mode): autocannon.Request {
-  const peer = mode === 'peer';
+  const peer = serverModeOf(mode) === 'peer';
   return {
     method: 'POST',
     path: peer ? '/auth/magiclogin' : '/v1/auth/magic-link',
@@ -83,7 +90,7 @@ function linkRequest(mode: Mode): autocannon.Request {
 function verifyRequest(mode: Mode, tokens: string[]): autocannon.Request {
   let next = 0;
   const take = () => tokens[next++ % Math.max(tokens.length, 1)] ?? 'none';
-  if (mode === 'peer') {
+  if (serverModeOf(mode) === 'peer') {
     return { method: 'GET', path: '/auth/magiclogin/callback', setupRequest: (req) => ({ ...req, path: `/auth/magiclogin/callback?token=${take()}` }) };
   }
   return {
@@ -168,9 +175,15 @@ interface Server {
 // BENCH_WITHOUT_POSTGRES=1 leaves the PostgreSQL case out (to compare with builds that had none:
 // its server's background work shares the two cores with every other case).
 const WITH_POSTGRES = process.env.BENCH_WITHOUT_POSTGRES !== '1';
-const MODES: readonly Mode[] = (['bare', 'floor', 'memory', 'redis', 'redis-wait', 'postgres', 'peer'] as const).filter(
-  (mode) => WITH_POSTGRES || mode !== 'postgres',
-);
+// BENCH_BEFORE=<checkout>: an earlier commit, built (`npm run build` there); its memory and Redis
+// cases run beside today's, in the same rotation, on today's bench server.
+const BEFORE_PACKAGE = process.env.BENCH_BEFORE ? `${path.resolve(process.env.BENCH_BEFORE)}/dist/esm/index.js` : undefined;
+const MODES: readonly Mode[] = [
+  ...(['bare', 'floor', 'memory', 'memory-app', 'redis', 'redis-app', 'redis-wait', 'postgres', 'peer'] as const).filter(
+    (mode) => WITH_POSTGRES || mode !== 'postgres',
+  ),
+  ...(BEFORE_PACKAGE ? (['before:memory', 'before:memory-app', 'before:redis', 'before:redis-app'] as const) : []),
+];
 const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
 
 /** Every round runs each server once, starting one further along the list each time. */
@@ -211,9 +224,12 @@ async function runAll(
   postgres: PostgresServer | undefined,
 ): Promise<{ cases: CaseResult[]; redisGrowth: ReturnType<typeof usedMemoryPerRequest> }> {
   const servers: Server[] = [];
+  // Every other Redis case has a server of its own, so its commands and memory are its own.
+  const others: RedisServer[] = [];
   try {
     for (const mode of MODES) {
-      const redisOfMode = mode === 'redis' ? redis : mode === 'redis-wait' ? replicated : undefined;
+      let redisOfMode = mode === 'redis' ? redis : mode === 'redis-wait' ? replicated : undefined;
+      if (!redisOfMode && usesRedis(mode)) others.push((redisOfMode = await RedisServer.start()));
       const env: Record<string, string> = redisOfMode ? { REDIS_URL: redisOfMode.url } : mode === 'postgres' && postgres ? { DATABASE_URL: postgres.url } : {};
       servers.push({ mode, ...(await startServer(mode, env)), redis: redisOfMode });
     }
@@ -274,6 +290,7 @@ async function runAll(
     return { cases, redisGrowth };
   } finally {
     for (const server of servers) server.child.kill('SIGTERM');
+    await Promise.all(others.map((other) => other.destroy()));
   }
 }
 
@@ -367,8 +384,32 @@ for (const r of results) {
     `| ${r.case} | ${r.requestsPerSecond} | ${r.ratioToBare} | ${r.ratioToFloor ?? ''} | ${r.p50Ms} | ${r.p99Ms} | ${r.p99RatioToBare} | ${r.errors} | ${r.non2xx} | ${r.redisCommandsPerRequest?.toFixed(2) ?? ''} | ${(r.redisRoundTripsPerRequest ?? r.postgresRoundTripsPerRequest)?.toFixed(2) ?? ''} |`,
   );
 }
+/** The figures every change is judged by: ratios within this run (see docs/performance.md). */
+const rate = (mode: Mode, flow: Flow): number | undefined => results.find((r) => r.mode === mode && r.flow === flow)?.requestsPerSecond;
+const ratio = (mode: Mode, flow: Flow, to: Mode): number | undefined => {
+  const [a, b] = [rate(mode, flow), rate(to, flow)];
+  return a === undefined || b === undefined ? undefined : Number((a / b).toFixed(2));
+};
+const ratios: Record<string, number | undefined> = {
+  'request-link memory, sessions on the sign-in routes / bare': ratio('memory', 'request-link', 'bare'),
+  'request-link memory, sessions app-wide (README layout) / bare': ratio('memory-app', 'request-link', 'bare'),
+  'request-link Redis, sessions on the sign-in routes / bare': ratio('redis', 'request-link', 'bare'),
+  'request-link Redis, sessions app-wide / bare': ratio('redis-app', 'request-link', 'bare'),
+  'verify memory / floor': ratio('memory', 'verify', 'floor'),
+  'verify memory, sessions app-wide / floor': ratio('memory-app', 'verify', 'floor'),
+  'verify Redis / floor': ratio('redis', 'verify', 'floor'),
+  'verify Redis, sessions app-wide / floor': ratio('redis-app', 'verify', 'floor'),
+  'peer / us, request-link, sessions app-wide (memory)': ratio('peer', 'request-link', 'memory-app'),
+  'Redis commands per verify (inside scripts included)': results.find((r) => r.case === 'redis verify')?.redisCommandsPerRequest,
+  'Redis commands per link request': results.find((r) => r.case === 'redis request-link')?.redisCommandsPerRequest,
+};
+if (BEFORE_PACKAGE)
+  for (const flow of ['request-link', 'verify'] as const)
+    for (const mode of ['memory', 'memory-app', 'redis', 'redis-app'] as const) ratios[`${flow} ${mode}: today / before`] = ratio(mode, flow, `before:${mode}`);
+
 const summary = {
   machine,
+  ratios,
   durationSeconds: DURATION,
   rounds: ROUNDS,
   connections: CONNECTIONS,
@@ -394,6 +435,8 @@ if (postgresFootprint)
   );
 console.log(`Heap per outstanding link on the memory store at ${FOOTPRINT_LINKS} links: ${JSON.stringify(heap)}`);
 console.log(`Memory store saves at its cap of ${FOOTPRINT_LINKS} records: ${cap.microsPerSaveAtCap} µs each (${cap.microsPerSaveFarBelowCap} µs far below it)`);
+console.log('\nRatios, within this run:');
+for (const [name, value] of Object.entries(ratios)) if (value !== undefined) console.log(`- ${name}: ${Number(value.toFixed(2))}`);
 console.log(`\nJSON summary:\n${JSON.stringify(summary)}`);
 mkdirSync('.tmp', { recursive: true });
 writeFileSync('.tmp/bench-summary.json', `${JSON.stringify(summary, null, 2)}\n`);

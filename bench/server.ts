@@ -1,5 +1,6 @@
 // One benchmark server per process, on loopback: `bare` (the ceiling), `floor` (a session sign-in
-// with no token at all), `memory`, `redis`, `postgres`, or `peer` (passport-magic-login). Prints `ready <port>`
+// with no token at all), `memory`, `redis`, `postgres`, or `peer` (passport-magic-login); `memory-app`
+// and `redis-app` mount sessions app-wide. Prints `ready <port>`
 // once listening. Mailers do no I/O; they keep the
 // tokens so the verify cases can redeem fresh ones.
 import express, { type Request, type Response } from 'express';
@@ -8,7 +9,12 @@ import { Redis } from 'ioredis';
 import passport from 'passport';
 import magicLoginModule from 'passport-magic-login';
 import pg from 'pg';
-import { MagicLink, MagicLinkStrategy, errorHandler, migrate, type PostgresClient } from 'express-magic-link';
+import type * as Library from 'express-magic-link';
+import type { PostgresClient } from 'express-magic-link';
+
+// BENCH_PACKAGE: another build of the library (an earlier commit's dist/esm/index.js), to compare
+// builds in one interleaved run on the same server code.
+const { MagicLink, MagicLinkStrategy, errorHandler, migrate } = (await import(process.env.BENCH_PACKAGE ?? 'express-magic-link')) as typeof Library;
 
 const mode = process.argv[2] ?? 'bare';
 const tokens: string[] = [];
@@ -27,8 +33,8 @@ function sessionSignIn() {
   const authenticator = new passport.Passport();
   authenticator.serializeUser((u, done) => done(null, u));
   authenticator.deserializeUser((u: Express.User, done) => done(null, u));
-  // Sessions only on the sign-in routes (request-link and verify), as a performance-minded app mounts
-  // them; the `-app` modes mount them app-wide, as the README's quick start does.
+  // Sessions only on the routes that sign in (verify), as a performance-minded app mounts them; the
+  // `-app` modes mount them app-wide, as the README's quick start does.
   const sessions = [session({ secret: 'bench', resave: false, saveUninitialized: false }), authenticator.session()];
   return { authenticator, sessions };
 }
@@ -65,17 +71,16 @@ if (mode === 'bare') {
     secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
-  app.post('/v1/auth/magic-link', ...sessions, magicLink.requestLinkHandler());
+  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler({ sessionRequired: false }));
   app.post('/v1/auth/verify', ...sessions, magicLink.verifyHandler());
   app.get('/bench/queries', (_req, res) => void res.json({ queries: queries.valueOf(), reset: (queries = 0) }));
   tokensRoute();
   app.use(errorHandler());
-} else if (mode === 'memory' || mode === 'redis' || mode === 'redis-wait') {
+} else if (['memory', 'redis', 'redis-wait', 'memory-app', 'redis-app'].includes(mode)) {
   // The client options the README recommends.
-  const redis =
-    mode !== 'memory'
-      ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
-      : undefined;
+  const redis = !mode.startsWith('memory')
+    ? new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
+    : undefined;
   if (redis) await new Promise((resolve) => redis.once('ready', resolve));
   const { authenticator, sessions } = sessionSignIn();
   const magicLink = new MagicLink({
@@ -87,8 +92,11 @@ if (mode === 'bare') {
     secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
-  app.post('/v1/auth/magic-link', ...sessions, magicLink.requestLinkHandler());
-  app.post('/v1/auth/verify', ...sessions, magicLink.verifyHandler());
+  // The README layout: sessions for every route. Otherwise only on the two sign-in routes.
+  const appWide = mode.endsWith('-app');
+  if (appWide) app.use(...sessions);
+  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler(appWide ? {} : { sessionRequired: false }));
+  app.post('/v1/auth/verify', ...(appWide ? [] : sessions), magicLink.verifyHandler());
   tokensRoute();
   app.use(errorHandler());
 } else if (mode === 'peer') {

@@ -34,6 +34,7 @@ export type {
   MagicLinkEventType,
   MagicLinkMessage,
   MagicLinkOptions,
+  RequestLinkHandlerOptions,
   SignInDetails,
   VerifyCallback,
 } from './types.js';

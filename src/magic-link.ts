@@ -2,7 +2,7 @@
 // handler factories.
 import type { NextFunction, Request, Response } from 'express';
 import { normalizeOptions } from './config/options.js';
-import { describe } from './config/checks.js';
+import { assertKnownKeys, describe, dropUndefined } from './config/checks.js';
 import { createConfirmFormHandler, createConfirmPageHandler } from './http/confirm-page.js';
 import { assertSameSite } from './http/cross-site.js';
 import { isRequestLike } from './http/error-handler.js';
@@ -14,10 +14,19 @@ import { normalizeEmail } from './sign-in/email.js';
 import type { Client } from './sign-in/records.js';
 import { SignInService } from './sign-in/service.js';
 import type { TokenStore } from './stores/contract.js';
-import type { LinkData, LinkIssued, LinkSent, MagicLinkOptions } from './types.js';
+import type { LinkData, LinkIssued, LinkSent, MagicLinkOptions, RequestLinkHandlerOptions } from './types.js';
 
 /** A request handler as the factories return it: named, so it shows up in stack traces and profiles. */
 export type MagicLinkHandler = (req: Request, res: Response) => Promise<void>;
+
+function requestLinkHandlerOptions(given: unknown): { sessionRequired: boolean } {
+  const options = dropUndefined(given as RequestLinkHandlerOptions | undefined, 'requestLinkHandler');
+  assertKnownKeys(options, ['sessionRequired'], 'requestLinkHandler');
+  if (options.sessionRequired !== undefined && typeof options.sessionRequired !== 'boolean') {
+    throw new TypeError(`\`requestLinkHandler\` option \`sessionRequired\` must be true or false; got ${describe(options.sessionRequired)}.`);
+  }
+  return { sessionRequired: options.sessionRequired ?? true };
+}
 
 const services = new WeakMap<object, SignInService>();
 
@@ -69,9 +78,15 @@ export class MagicLink {
     return serviceOf(this).config.store;
   }
 
-  /** `POST {email, redirect?}` → 202, mails a link. Parses its own JSON body (64 KiB). */
-  requestLinkHandler(...args: []): MagicLinkHandler {
-    return createRequestLinkHandler(factoryOf(this, args, 'requestLinkHandler'));
+  /**
+   * `POST {email, redirect?}` → 202, mails a link. Parses its own JSON body (64 KiB). Refuses without
+   * a session while this MagicLink signs into sessions (a link that could sign no one in is not
+   * mailed), unless `sessionRequired: false` says the app mounts express-session only on the routes
+   * that sign in: a link request needs none, and is spared its cost (docs/performance.md).
+   */
+  requestLinkHandler(...args: [options?: RequestLinkHandlerOptions]): MagicLinkHandler {
+    const service = factoryOf(this, args, 'requestLinkHandler');
+    return createRequestLinkHandler(service, requestLinkHandlerOptions(args[0]));
   }
 
   /**

@@ -266,3 +266,13 @@ export interface ErrorEnvelope {
   request_id: string;
   timestamp: string;
 }
+
+/** Options of `magicLink.requestLinkHandler()`. */
+export interface RequestLinkHandlerOptions {
+  /**
+   * `false`: this route has no session on purpose, as express-session is mounted only on the verify,
+   * exchange and confirm routes (a link request needs none). Default `true`: while the MagicLink's
+   * handlers sign into sessions, a link request without one is refused and nothing is mailed.
+   */
+  sessionRequired?: boolean;
+}

@@ -57,12 +57,12 @@ function formOutcome(service: SignInService, outcome: Record<string, string>): s
   return `${service.config.signInPath}?${new URLSearchParams(outcome).toString()}`;
 }
 
-export function createRequestLinkHandler(service: SignInService) {
+export function createRequestLinkHandler(service: SignInService, options: { sessionRequired: boolean }) {
   return async function requestLinkMiddleware(req: Request, res: Response): Promise<void> {
     const form = isHtmlForm(req);
     try {
       assertSameSite(req, service.config.baseUrl.origin, service.config.trustedOrigins);
-      if (service.signsIntoSessions && !hasSession(req)) throw missingSessionForLink();
+      if (options.sessionRequired && service.signsIntoSessions && !hasSession(req)) throw missingSessionForLink();
       const sent = await requestLinkFor(service, req, form ? await readFormBody(req, res) : await readJsonBody(req, res));
       if (form) {
         res.setHeader('Cache-Control', 'no-store');

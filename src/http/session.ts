@@ -30,7 +30,7 @@ export function missingSession(handler: string): MagicLinkError {
 /** A link request without a session, in an app whose handlers sign into one: its link could never sign anyone in. */
 export function missingSessionForLink(): MagicLinkError {
   return noSession(
-    'A link request came without a session, and this MagicLink signs people in through the session (its verify, exchange or confirm handlers are mounted): mount express-session and `passport.session()` before `magicLink.requestLinkHandler()` too. Nothing was mailed.',
+    'A link request came without a session, and this MagicLink signs people in through the session (its verify, exchange or confirm handlers are mounted): mount express-session and `passport.session()` before `magicLink.requestLinkHandler()` too, or, if you mount sessions only on the routes that sign in, say so with `requestLinkHandler({ sessionRequired: false })`. Nothing was mailed.',
   );
 }
 

@@ -73,9 +73,9 @@ export class Limits {
    * then the email's, kept on its mailbox: every alias of a mailbox counts against one budget, and
    * an address never counts more than its mailbox, so the mailbox key alone is the per-email limit.
    */
-  linkRequest(client: ClientKeys, mailboxDigest: string): Counter[] {
+  linkRequest(client: ClientKeys, mailboxKey: string): Counter[] {
     const counters = this.#ip(client, this.#linkIp, this.#linkIpWide, 'magic_link_ip_limit_exceeded');
-    counters.push({ limiter: this.#linkEmail, key: mailboxDigest, refusal: 'magic_link_email_limit_exceeded' });
+    counters.push({ limiter: this.#linkEmail, key: mailboxKey, refusal: 'magic_link_email_limit_exceeded' });
     return counters;
   }
 

@@ -50,11 +50,6 @@ export class Keyring {
     return this.#mac(index, 'email', normalizedEmail).toString('base64url');
   }
 
-  /** A mailbox (aliases folded), for the per-email link budget only. */
-  mailboxDigest(mailbox: string): string {
-    return this.#mac(0, 'mailbox', mailbox).subarray(0, 16).toString('base64url');
-  }
-
   /** What the store keeps of a code, and the id of its record: 64 bits bound to the email, never the digits. */
   codeDigest(emailDigestValue: string, code: string, index = 0): string {
     return this.#mac(index, 'code', `${emailDigestValue}\0${code}`).subarray(0, 8).toString('base64url');

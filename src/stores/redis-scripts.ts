@@ -73,18 +73,20 @@ end
 local function keep(state, ms)
   if redis.call('PTTL', state) < ms then redis.call('PEXPIRE', state, ms) end
 end
+-- The email's state, read once per script: {generation, wrong codes, revoked below, revoked at}.
+local function stateOf(state)
+  return redis.call('HMGET', state, 'g', 'f', 'r', 'rt')
+end
 -- Burnt by a later sign-in or revoke. State below what the link saw at save was lost (evicted,
 -- or evicted and made anew): fail closed, burnt, never fresh.
-local function burnt(state, g, f)
-  local st = redis.call('HMGET', state, 'g', 'f')
+local function burnt(st, g, f)
   local sg, sf = tonumber(st[1] or '0'), tonumber(st[2] or '0')
   local lg, lf = tonumber(g or '0'), tonumber(f or '0')
   return lg ~= sg or sf < lf
 end
 -- When the link was revoked (base 36), or false: saved under a generation below the revoke's mark.
-local function revokedAt(state, g)
-  local st = redis.call('HMGET', state, 'r', 'rt')
-  if st[1] and tonumber(g or '0') < tonumber(st[1]) then return st[2] end
+local function revokedAt(st, g)
+  if st[3] and tonumber(g or '0') < tonumber(st[3]) then return st[4] end
   return false
 end
 local function times(t)
@@ -124,7 +126,7 @@ return {REPLY.saved}`,
 
 // {not_found}, or {found, sealed, emailKey, times, usedAt or '', burnt 0/1}: a read, nothing written.
 export const PEEK = script(
-  'expressMagicLinkPeek7',
+  'expressMagicLinkPeek8',
   ['linkKey'],
   ['nowB36', 'statePrefix', 'checks'],
   `
@@ -134,17 +136,19 @@ local sealed, emailKey, linkTimes, usedAt, check, generation, failures = v[1], v
 if not sealed or not listed(check, checks) then return {REPLY.not_found} end
 local _, retain = times(linkTimes)
 if now >= retain then return {REPLY.not_found} end
-local stateKey = statePrefix .. emailKey
-return {REPLY.found, sealed, emailKey, linkTimes, usedAt or revokedAt(stateKey, generation) or '', burnt(stateKey, generation, failures) and 1 or 0}`,
+local st = stateOf(statePrefix .. emailKey)
+return {REPLY.found, sealed, emailKey, linkTimes, usedAt or revokedAt(st, generation) or '', burnt(st, generation, failures) and 1 or 0}`,
 );
 
 // Keys: the link, then any budget counters. Each counter's ARGV entry past the named ones is
-// "points:windowMs:blockMs". Takes a point of each counter first (as rate-limiter-flexible would:
-// window on first use, blocked on the take that goes over) and gives them back on success.
+// "points:windowMs:blockMs". A counter with no point left refuses before the link is read (and
+// blocks, on the first refusal, as rate-limiter-flexible would); a redeem that fails takes a point
+// of each (window on first use). One script, so no other redeem is evaluated in between: reading
+// first and taking only on failure counts exactly what taking first and giving back did.
 // {over_budget, counter index, pttl} (the link is not read), {too_late}, {not_found},
 // {already_used}, {expired} (or burnt), or {redeemed, sealed, emailKey, times, replayed 0/1}.
 export const REDEEM = script(
-  'expressMagicLinkRedeem7',
+  'expressMagicLinkRedeem8',
   ['linkKey'],
   ['nowB36', 'burnOthers', 'statePrefix', 'checks', 'linkTtlMs', 'bindings', 'replayMs', 'deadline'],
   `
@@ -152,57 +156,60 @@ local counterCount = #KEYS - 1
 local namedArgs = 8
 if late(deadline) then return {REPLY.too_late} end
 local now = tonumber(nowB36, 36)
-for i = 1, counterCount do
-  local counterKey = KEYS[1 + i]
+local function counter(i)
   local spec = ARGV[namedArgs + i]
   local first = string.find(spec, ':', 1, true)
   local second = string.find(spec, ':', first + 1, true)
-  local points = tonumber(string.sub(spec, 1, first - 1))
-  local windowMs = tonumber(string.sub(spec, first + 1, second - 1))
-  local blockMs = tonumber(string.sub(spec, second + 1))
-  redis.call('SET', counterKey, 0, 'PX', windowMs, 'NX')
-  local taken = redis.call('INCR', counterKey)
-  if taken > points then
-    if blockMs > 0 and taken == points + 1 then redis.call('SET', counterKey, taken, 'PX', blockMs) end
-    for j = 1, i - 1 do redis.call('DECR', KEYS[1 + j]) end
+  return KEYS[1 + i], tonumber(string.sub(spec, 1, first - 1)), tonumber(string.sub(spec, first + 1, second - 1)), tonumber(string.sub(spec, second + 1))
+end
+for i = 1, counterCount do
+  local counterKey, points, _, blockMs = counter(i)
+  local taken = tonumber(redis.call('GET', counterKey) or '0')
+  if taken >= points then
+    if blockMs > 0 and taken == points then redis.call('SET', counterKey, taken + 1, 'PX', blockMs) end
     return {REPLY.over_budget, i - 1, redis.call('PTTL', counterKey)}
   end
 end
-local function giveBack()
-  for i = 1, counterCount do redis.call('DECR', KEYS[1 + i]) end
+local function failed(status)
+  for i = 1, counterCount do
+    local counterKey, _, windowMs = counter(i)
+    redis.call('SET', counterKey, 0, 'PX', windowMs, 'NX')
+    redis.call('INCR', counterKey)
+  end
+  return {status}
 end
 local v = redis.call('HMGET', linkKey, 's', 'e', 't', 'u', 'k', 'g', 'f', 'b')
 local sealed, emailKey, linkTimes, usedAt, check, generation, failures, boundTo = v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]
-if not sealed or not listed(check, checks) then return {REPLY.not_found} end
+if not sealed or not listed(check, checks) then return failed(REPLY.not_found) end
 local expires, retain = times(linkTimes)
-if now >= retain then return {REPLY.not_found} end
+if now >= retain then return failed(REPLY.not_found) end
 if usedAt then
   if bindings ~= '' and listed(boundTo, bindings) and now - tonumber(usedAt, 36) <= tonumber(replayMs) then
-    giveBack()
     return {REPLY.redeemed, sealed, emailKey, linkTimes, 1}
   end
-  return {REPLY.already_used}
+  return failed(REPLY.already_used)
 end
 local stateKey = statePrefix .. emailKey
-if revokedAt(stateKey, generation) then return {REPLY.already_used} end
-if now >= expires or burnt(stateKey, generation, failures) then return {REPLY.expired} end
-redis.call('HSET', linkKey, 'u', nowB36)
+local st = stateOf(stateKey)
+if revokedAt(st, generation) then return failed(REPLY.already_used) end
+if now >= expires or burnt(st, generation, failures) then return failed(REPLY.expired) end
 if bindings ~= '' then
   local comma = string.find(bindings, ',', 1, true)
-  redis.call('HSET', linkKey, 'b', comma and string.sub(bindings, 1, comma - 1) or bindings)
+  redis.call('HSET', linkKey, 'u', nowB36, 'b', comma and string.sub(bindings, 1, comma - 1) or bindings)
+else
+  redis.call('HSET', linkKey, 'u', nowB36)
 end
 if burnOthers == '1' then
   redis.call('HINCRBY', stateKey, 'g', 1)
   keep(stateKey, tonumber(linkTtlMs))
 end
-giveBack()
 return {REPLY.redeemed, sealed, emailKey, linkTimes, 0}`,
 );
 
 // {redeemed}, {already_used}, {expired} (dead after too many wrong tries, or expired), {wrong_code}
 // (counted against every code the email has), or {too_late}.
 export const EXCHANGE = script(
-  'expressMagicLinkExchange7',
+  'expressMagicLinkExchange8',
   ['linkKey', 'stateKey'],
   ['nowB36', 'burnOthers', 'maxFailures', 'emailKey', 'linkTtlMs', 'deadline'],
   `
@@ -217,10 +224,10 @@ if not linkEmail or linkEmail ~= emailKey or now >= retain then
   keep(stateKey, tonumber(linkTtlMs))
   return {REPLY.wrong_code}
 end
-local st = redis.call('HMGET', stateKey, 'g', 'f')
+local st = stateOf(stateKey)
 if tonumber(st[2] or '0') - tonumber(failures or '0') >= tonumber(maxFailures) then return {REPLY.expired} end
-if usedAt or revokedAt(stateKey, generation) then return {REPLY.already_used} end
-if now >= expires or burnt(stateKey, generation, failures) then return {REPLY.expired} end
+if usedAt or revokedAt(st, generation) then return {REPLY.already_used} end
+if now >= expires or burnt(st, generation, failures) then return {REPLY.expired} end
 redis.call('HSET', linkKey, 'u', nowB36)
 if burnOthers == '1' then
   redis.call('HINCRBY', stateKey, 'g', 1)

@@ -45,6 +45,8 @@ export interface TestAppOptions extends Partial<MagicLinkOptions> {
   sessionStore?: session.Store;
   /** express-session's cookie options; `false`: no session middleware at all (a misconfigured app). */
   sessionCookie?: session.CookieOptions | false;
+  /** Sessions only on the routes that sign in, and `requestLinkHandler({ sessionRequired: false })`. */
+  sessionsOnSignInRoutesOnly?: boolean;
 }
 
 export const BASE_URL = 'http://app.test';
@@ -58,7 +60,7 @@ export const TEST_SECRET = 'k3Jz9QvH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw=';
 export const START = Date.parse('2026-05-25T12:00:00Z');
 
 export function createTestApp(options: TestAppOptions = {}): TestApp {
-  const { verify, trustProxy, sessionStore, sessionCookie, ...magicLinkOptions } = options;
+  const { verify, trustProxy, sessionStore, sessionCookie, sessionsOnSignInRoutesOnly, ...magicLinkOptions } = options;
   const outbox: MagicLinkMessage[] = [];
   const reported: unknown[] = [];
   let now = START;
@@ -83,30 +85,33 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const app = express();
   if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
   app.use(requestId());
-  if (sessionCookie !== false) {
-    app.use(
-      session({
-        secret: 'test-secret',
-        resave: false,
-        saveUninitialized: false,
-        name: 'sid',
-        ...(sessionStore ? { store: sessionStore } : {}),
-        ...(sessionCookie ? { cookie: sessionCookie } : {}),
-      }),
-    );
-    app.use(passport.session());
-  }
-  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
-  app.post('/v1/auth/verify', magicLink.verifyHandler());
-  app.post('/v1/auth/exchange', magicLink.exchangeHandler());
-  app.get('/auth/magic-link/confirm', magicLink.confirmPageHandler());
-  app.post('/auth/magic-link/confirm', magicLink.confirmFormHandler());
+  const sessions =
+    sessionCookie === false
+      ? []
+      : [
+          session({
+            secret: 'test-secret',
+            resave: false,
+            saveUninitialized: false,
+            name: 'sid',
+            ...(sessionStore ? { store: sessionStore } : {}),
+            ...(sessionCookie ? { cookie: sessionCookie } : {}),
+          }),
+          passport.session(),
+        ];
+  if (!sessionsOnSignInRoutesOnly && sessions.length > 0) app.use(...sessions);
+  const signIn = sessionsOnSignInRoutesOnly ? sessions : [];
+  app.post('/v1/auth/magic-link', magicLink.requestLinkHandler(sessionsOnSignInRoutesOnly ? { sessionRequired: false } : {}));
+  app.post('/v1/auth/verify', ...signIn, magicLink.verifyHandler());
+  app.post('/v1/auth/exchange', ...signIn, magicLink.exchangeHandler());
+  app.get('/auth/magic-link/confirm', ...signIn, magicLink.confirmPageHandler());
+  app.post('/auth/magic-link/confirm', ...signIn, magicLink.confirmFormHandler());
   // Creates an anonymous session, so fixation tests have a session id to plant.
   app.get('/test/visit', (req, res) => {
     (req.session as unknown as { visits?: number }).visits = 1;
     res.json({ ok: true });
   });
-  app.get('/v1/me', (req, res) => {
+  app.get('/v1/me', ...signIn, (req, res) => {
     if (!req.user) throw Object.assign(new Error('no session'), { status: 401 });
     res.json({ success: true, message: 'success', data: { user: req.user } });
   });

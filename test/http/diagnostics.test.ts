@@ -3,6 +3,7 @@
 // own, since each warning is given once per process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createTestApp } from '../helpers/test-app.js';
 
 interface Outcome {
   warnings: Array<{ code: string; message: string }>;
@@ -68,6 +69,22 @@ describe('diagnostics', function () {
       ['EXPRESS_MAGIC_LINK_NO_SESSION'],
     );
     assert.match(warnings[0]!.message, /before `magicLink\.requestLinkHandler\(\)`/);
+  });
+
+  it('sessions only on the routes that sign in, said with requestLinkHandler({ sessionRequired: false }): the link is mailed and signs in', () => {
+    const { warnings, statuses, mailed } = run('sessions-on-sign-in-routes');
+    assert.deepEqual(statuses, [202, 200, 200]);
+    assert.equal(mailed, 1);
+    assert.deepEqual(
+      warnings.map((warning) => warning.code).filter((code) => code !== 'EXPRESS_MAGIC_LINK_MEMORY_STORE'),
+      [],
+    );
+  });
+
+  it('requestLinkHandler refuses an option it does not know, or a sessionRequired that is not a boolean', () => {
+    const { magicLink } = createTestApp();
+    assert.throws(() => magicLink.requestLinkHandler({ sessionRequire: false } as never), /unknown option `sessionRequire`\. Did you mean `sessionRequired`\?/);
+    assert.throws(() => magicLink.requestLinkHandler({ sessionRequired: 'no' } as never), /`sessionRequired` must be true or false; got "no"/);
   });
 
   it('the happy path gives no warning at all', () => {

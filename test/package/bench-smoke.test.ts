@@ -12,7 +12,17 @@ describe('bench smoke test', function () {
       timeout: 280_000,
     });
     assert.equal(run.status, 0, run.stderr);
-    const summary = JSON.parse(run.stdout.slice(run.stdout.indexOf('JSON summary:') + 'JSON summary:'.length)) as { cases: Array<{ case: string }> };
+    const summary = JSON.parse(run.stdout.slice(run.stdout.indexOf('JSON summary:') + 'JSON summary:'.length)) as {
+      cases: Array<{ case: string }>;
+      ratios: Record<string, number>;
+    };
+    // The figures later changes are judged by, each a number.
+    for (const name of [
+      'request-link memory, sessions app-wide (README layout) / bare',
+      'verify Redis / floor',
+      'Redis commands per verify (inside scripts included)',
+    ])
+      assert.ok(Number.isFinite(summary.ratios[name]), `${name}: ${summary.ratios[name]}`);
     assert.deepEqual(
       summary.cases.map((c) => c.case),
       [
@@ -21,8 +31,12 @@ describe('bench smoke test', function () {
         'floor verify',
         'memory request-link',
         'memory verify',
+        'memory-app request-link',
+        'memory-app verify',
         'redis request-link',
         'redis verify',
+        'redis-app request-link',
+        'redis-app verify',
         'redis-wait request-link',
         'redis-wait verify',
         'postgres request-link',
