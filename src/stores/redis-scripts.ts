@@ -1,7 +1,8 @@
 // The Lua scripts of RedisTokenStore, and the contract between them and the TypeScript that calls
 // them: each script's keys and arguments are named once here (the caller builds its argument list
 // from the same names, and the script binds each to a local of that name), and every script answers
-// with a status from one reply table that the decoder reads too.
+// with a status from one reply table that the decoder reads too, and ends its reply with Redis's
+// clock when it ran (ms), which the store strips: how long the answer took to come back.
 //
 // Every key a script touches carries the email's hash tag (the budget counters of the budgeted
 // redeem excepted, which is only offered on one server), so on Redis Cluster they share one slot.
@@ -53,7 +54,14 @@ function script<K extends string, A extends string>(name: string, keys: readonly
   const replies = Object.entries(REPLY)
     .map(([status, value]) => `${status} = ${value}`)
     .join(', ');
-  return { name, keys, args, lua: `${HELPERS}\nlocal REPLY = {${replies}}\n${bindKeys}\n${bindArgs}\n${body}` };
+  const lua = `${HELPERS}\nlocal REPLY = {${replies}}\n${bindKeys}\n${bindArgs}\nlocal function main()\n${body}\nend\nlocal reply = main()\nreply[#reply + 1] = nowMs()\nreturn reply`;
+  return { name, keys, args, lua };
+}
+
+/** A script's reply without the clock reading it ends with, and that reading (Redis's ms). */
+export function withoutClock(reply: unknown): { reply: unknown[]; ranAt: number } {
+  if (!Array.isArray(reply) || reply.length < 2) throw new Error(`unexpected reply from a token script: ${String(reply)}`);
+  return { reply: reply.slice(0, -1), ranAt: Number(reply.at(-1)) };
 }
 
 /** The key and argument values of one call, in the contract's order. */
@@ -63,12 +71,20 @@ export function callArgs<K extends string, A extends string>(contract: ScriptCon
 
 // `late(deadline)`: true once Redis's own clock is past the request's deadline. A command that sat
 // in a socket buffer while Redis was frozen then writes nothing: its caller was already answered 503.
+// The clock is read once per script (`nowMs`), for the deadline and for the reply.
 const HELPERS = `
 if redis.replicate_commands then redis.replicate_commands() end
+local clockMs
+local function nowMs()
+  if not clockMs then
+    local t = redis.call('TIME')
+    clockMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clockMs
+end
 local function late(deadline)
   if deadline == '' then return false end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(deadline)
+  return nowMs() > tonumber(deadline)
 end
 local function keep(state, ms)
   if redis.call('PTTL', state) < ms then redis.call('PEXPIRE', state, ms) end
@@ -100,7 +116,7 @@ end
 
 // {saved}, {id_taken} when the id belongs to a record still retained, or {too_late}.
 export const SAVE = script(
-  'expressMagicLinkSave7',
+  'expressMagicLinkSave8',
   ['linkKey', 'stateKey'],
   ['sealed', 'emailKey', 'linkTimes', 'retainMs', 'check', 'revokeOthers', 'nowB36', 'validMs', 'deadline'],
   `
@@ -126,7 +142,7 @@ return {REPLY.saved}`,
 
 // {not_found}, or {found, sealed, emailKey, times, usedAt or '', burnt 0/1}: a read, nothing written.
 export const PEEK = script(
-  'expressMagicLinkPeek8',
+  'expressMagicLinkPeek9',
   ['linkKey'],
   ['nowB36', 'statePrefix', 'checks'],
   `
@@ -148,7 +164,7 @@ return {REPLY.found, sealed, emailKey, linkTimes, usedAt or revokedAt(st, genera
 // {over_budget, counter index, pttl} (the link is not read), {too_late}, {not_found},
 // {already_used}, {expired} (or burnt), or {redeemed, sealed, emailKey, times, replayed 0/1}.
 export const REDEEM = script(
-  'expressMagicLinkRedeem8',
+  'expressMagicLinkRedeem9',
   ['linkKey'],
   ['nowB36', 'burnOthers', 'statePrefix', 'checks', 'linkTtlMs', 'bindings', 'replayMs', 'deadline'],
   `
@@ -209,7 +225,7 @@ return {REPLY.redeemed, sealed, emailKey, linkTimes, 0}`,
 // {redeemed}, {already_used}, {expired} (dead after too many wrong tries, or expired), {wrong_code}
 // (counted against every code the email has), or {too_late}.
 export const EXCHANGE = script(
-  'expressMagicLinkExchange8',
+  'expressMagicLinkExchange9',
   ['linkKey', 'stateKey'],
   ['nowB36', 'burnOthers', 'maxFailures', 'emailKey', 'linkTtlMs', 'deadline'],
   `
@@ -239,7 +255,7 @@ return {REPLY.redeemed}`,
 // {revoked}, or {too_late}: a new generation burns every link saved before, and the mark says they
 // were revoked (used), not expired. Kept as long as any link it burns could still work.
 export const REVOKE = script(
-  'expressMagicLinkRevoke7',
+  'expressMagicLinkRevoke8',
   ['stateKey'],
   ['nowB36', 'linkTtlMs', 'deadline'],
   `

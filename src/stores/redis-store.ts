@@ -22,7 +22,7 @@ import { checkDeploymentWhenReady } from './redis-deployment.js';
 import { ReplicaWaits } from './redis-replicas.js';
 import { ServerClock } from './server-clock.js';
 import { StoreDeadlineError } from './store-errors.js';
-import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, REVOKE, SAVE, SCRIPTS, type ReplyStatus, type ScriptContract } from './redis-scripts.js';
+import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, REVOKE, SAVE, SCRIPTS, withoutClock, type ReplyStatus, type ScriptContract } from './redis-scripts.js';
 
 export interface RedisTokenStoreOptions {
   /** Prefix of every key the store writes; the hash tag follows it. Default `ml:`. */
@@ -322,12 +322,14 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
 
   /** A `durable` write counts once `waitForReplicas` replicas hold it (see ReplicaWaits). */
   async #send(durable: boolean, command: string, keyCount: number, ...keysThenArgs: string[]): Promise<unknown> {
-    if (durable && this.#waits) return this.#waits.send(command, keyCount, keysThenArgs, wroteSomething);
+    if (durable && this.#waits) {
+      // The replicas' wait is in this round trip: what it says of the way back is the WAIT's, not the network's.
+      return withoutClock(await this.#waits.send(command, keyCount, keysThenArgs, (raw) => wroteSomething(withoutClock(raw).reply))).reply;
+    }
     await untilReady(this.#client, this.#readyTimeoutMs);
     const run = (this.#client as unknown as Record<string, ScriptCommand>)[command]!;
-    const sentAt = this.#clock.now();
-    const reply = await run.call(this.#client, keyCount, ...keysThenArgs);
-    this.#clock.roundTrip(sentAt, this.#clock.now()); // a late answer too: the next deadline allows for it
+    const { reply, ranAt } = withoutClock(await run.call(this.#client, keyCount, ...keysThenArgs));
+    this.#clock.wayBack(ranAt, this.#clock.now()); // a late answer too: the next deadline allows for it
     return reply;
   }
 }

@@ -1,15 +1,16 @@
 // One clock for every time decision: the store server's. A shared store is reached by several app
 // hosts whose clocks disagree; the server's is the one they all see. The store measures, from its
-// round trips, how far the app's clock is from the server's (the offset) and how far away the server
-// is (the round trip), sends its times already on the server's clock, and gives each write a
-// deadline by which its answer can still reach the app in time.
+// round trips, how far the app's clock is from the server's (the offset) and how long
+// its answers take to come back (the way back), sends its times already on the server's clock, and
+// gives each write a deadline by which its answer can still reach the app in time.
 
 /** Offsets closer than this to the one in use are noise: keep the one in use, so times stay exact. */
 const OFFSET_NOISE_MS = 50;
 /**
- * Round trips remembered. A deadline leaves the slowest of them for the answer's way back: a whole
- * round trip, twice the one-way time, so an answer still arrives in time when the latency doubles
- * between two calls (a measurement only tells the past). Slow replies overstate it: the safe side.
+ * Ways back remembered (from the server's clock when it ran a call to the reply's arrival). A
+ * deadline leaves twice the slowest of them, so an answer still arrives in time when the latency
+ * doubles between two calls (a measurement only tells the past). A reply delayed on the way *to*
+ * the server (a frozen server, a full socket buffer) says nothing of the way back, and costs nothing.
  */
 const SAMPLES = 4;
 
@@ -17,7 +18,7 @@ export class ServerClock {
   readonly #appClock: () => number;
   /** Server clock minus app clock. */
   #offset = 0;
-  #roundTrips: number[] = [];
+  #waysBack: number[] = [];
   #measuredAt: number | null = null;
 
   constructor(appClock: () => number) {
@@ -44,17 +45,17 @@ export class ServerClock {
    * `receivedAt`, so the sample is good to within half the round trip.
    */
   sample(serverTime: number, sentAt: number, receivedAt: number): void {
-    const roundTrip = this.roundTrip(sentAt, receivedAt);
+    const roundTrip = Math.max(0, receivedAt - sentAt);
     const offset = serverTime - Math.round((sentAt + receivedAt) / 2);
     if (this.#measuredAt === null || Math.abs(offset - this.#offset) > Math.max(OFFSET_NOISE_MS, roundTrip)) this.#offset = offset;
     this.#measuredAt = receivedAt;
+    this.wayBack(serverTime, receivedAt);
   }
 
-  /** Folds in the round trip of any call (no clock reading in it): latency is kept current by every reply. */
-  roundTrip(sentAt: number, receivedAt: number): number {
-    const roundTrip = Math.max(0, receivedAt - sentAt);
-    this.#roundTrips = [...this.#roundTrips.slice(1 - SAMPLES), roundTrip];
-    return roundTrip;
+  /** Folds in how long a reply took from the server (which ran the call at `serverTime`) to the app. */
+  wayBack(serverTime: number, receivedAt: number): void {
+    const wayBack = Math.max(0, receivedAt - this.fromServer(serverTime));
+    this.#waysBack = [...this.#waysBack.slice(1 - SAMPLES), wayBack];
   }
 
   /** An app-clock time on the server's clock. */
@@ -69,11 +70,11 @@ export class ServerClock {
 
   /**
    * The latest moment, on the server's clock, at which a write sent now may still change anything:
-   * `budgetMs` from now, less room for its answer to travel back (the slowest recent round trip).
+   * `budgetMs` from now, less room for its answer to travel back (twice the slowest recent way back).
    * A write run later than this would be answered after its caller was told 503.
    */
   deadline(budgetMs: number): number {
-    const wayBack = this.#roundTrips.length === 0 ? 0 : Math.max(...this.#roundTrips);
-    return Math.round(this.toServer(this.#appClock()) + budgetMs - wayBack);
+    const wayBack = this.#waysBack.length === 0 ? 0 : Math.max(...this.#waysBack);
+    return Math.round(this.toServer(this.#appClock()) + budgetMs - 2 * wayBack);
   }
 }
