@@ -1,6 +1,6 @@
 // Storing a new link: draw a code, derive the token from its digest, seal the record, save it.
 import type { MagicLinkConfig } from '../config/options.js';
-import type { TokenKey, TokenRecord } from '../stores/contract.js';
+import type { SaveOptions, TokenKey, TokenRecord } from '../stores/contract.js';
 import { emailKeyOf, newCode, newToken, seal, tagOfEmailDigest, type Keyring } from './tokens.js';
 
 /**
@@ -18,11 +18,19 @@ export interface NewLink {
   readonly expiresAt: number;
 }
 
+/** Stores one record: `true` saved, `false` the id is taken (draw again). Default: the store's `save`. */
+export type SaveRecord = (key: TokenKey, record: TokenRecord, options: SaveOptions) => Promise<boolean>;
+
 /**
  * Draws a code and stores the link under its digest. The email may already hold a record with
  * that digest (one chance in a million per record it holds); the store then refuses and we draw again.
  */
-export async function saveLink(config: MagicLinkConfig, keyring: Keyring, link: NewLink): Promise<{ token: string; code: string; key: TokenKey }> {
+export async function saveLink(
+  config: MagicLinkConfig,
+  keyring: Keyring,
+  link: NewLink,
+  saveRecord: SaveRecord = (key, record, options) => config.store.save(key, record, options),
+): Promise<{ token: string; code: string; key: TokenKey }> {
   const { email, digest, sealed, now, expiresAt } = link;
   const tag = tagOfEmailDigest(digest);
   for (let attempt = 1; ; attempt++) {
@@ -36,7 +44,7 @@ export async function saveLink(config: MagicLinkConfig, keyring: Keyring, link: 
       retainUntil: expiresAt + config.retentionSeconds * 1000,
       usedAt: null,
     };
-    if (await config.store.save(key, record, { now, revokeOthers: config.revokeEarlierLinks })) return { token, code, key };
+    if (await saveRecord(key, record, { now, revokeOthers: config.revokeEarlierLinks })) return { token, code, key };
     if (attempt === SAVE_ATTEMPTS) throw new Error(`the token store refused ${SAVE_ATTEMPTS} fresh codes in a row`);
   }
 }

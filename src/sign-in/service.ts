@@ -5,7 +5,7 @@
 import type { Request } from 'express';
 import type { MagicLinkConfig } from '../config/options.js';
 import { isLimitCode, MagicLinkError, type ErrorCode } from '../errors.js';
-import { offersBudgetedRedeem } from '../stores/capabilities.js';
+import { offersBudgetedRedeem, offersBudgetedSave } from '../stores/capabilities.js';
 import type { ExchangeResult, RedeemOptions, RedeemResult } from '../stores/contract.js';
 import type { MagicLinkEventType, SignInDetails, VerifyCallback } from '../types.js';
 import { clientIpKeys } from './client-ip.js';
@@ -24,7 +24,7 @@ import {
   type LinkState,
   type SignInResult,
 } from './records.js';
-import { saveLink } from './issue.js';
+import { saveLink, type SaveRecord } from './issue.js';
 import { askBeforeSend, assertDomainAllowed, gated, SendTime } from './policy.js';
 import { emailKeyOf, isWellFormedCode, isWellFormedToken, Keyring, tagOfEmailDigest } from './tokens.js';
 
@@ -82,6 +82,7 @@ export class SignInService {
     this.#emit('link_requested', {}, client, digest);
     const { ttlSeconds, expiresAt, save } = this.#newLink(email, digest, redirect, extras);
     const started = performance.now();
+    const { store } = config;
     const saved = config.beforeSend
       ? await gated(
           this.#limits,
@@ -90,7 +91,16 @@ export class SignInService {
           save,
           (step) => this.#reportingLimits(client, digest, step),
         )
-      : await this.#reportingLimits(client, digest, () => this.#limits.spend(counters, save, () => false));
+      : offersBudgetedSave(store)
+        ? // One round trip: the store takes the budgets in the save, atomically.
+          await this.#reportingLimits(client, digest, () =>
+            save(async (key, record, options) => {
+              const result = await store.saveWithBudget(key, record, options, this.#limits.inStore(counters));
+              if (typeof result === 'boolean') return result;
+              throw this.#limits.refusal(counters[result.counter]!, result.msBeforeNext);
+            }),
+          )
+        : await this.#reportingLimits(client, digest, () => this.#limits.spend(counters, save, () => false));
     if (saved === null) {
       // Withheld by the app's hook: the same answer, after about as long as a sent link takes.
       await this.#sendTime.waitOut(started);
@@ -146,7 +156,8 @@ export class SignInService {
     const ttlSeconds = extras.ttlSeconds ?? this.config.ttlSeconds;
     const expiresAt = issuedAt + ttlSeconds * 1000;
     const sealed = { redirect, data: extras.data === undefined ? undefined : JSON.stringify(extras.data) };
-    const save = () => this.#store(() => saveLink(this.config, this.#keyring, { email, digest, sealed, now: issuedAt, expiresAt }));
+    const save = (saveRecord?: SaveRecord) =>
+      this.#store(() => saveLink(this.config, this.#keyring, { email, digest, sealed, now: issuedAt, expiresAt }, saveRecord));
     return { ttlSeconds, expiresAt, save };
   }
 

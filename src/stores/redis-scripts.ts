@@ -54,7 +54,9 @@ function script<K extends string, A extends string>(name: string, keys: readonly
   const replies = Object.entries(REPLY)
     .map(([status, value]) => `${status} = ${value}`)
     .join(', ');
-  const lua = `${HELPERS}\nlocal REPLY = {${replies}}\n${bindKeys}\n${bindArgs}\nlocal function main()\n${body}\nend\nlocal reply = main()\nreply[#reply + 1] = nowMs()\nreturn reply`;
+  // Budget counters, where a script takes any, ride behind its named keys and arguments.
+  const counted = `local NAMED_KEYS, NAMED_ARGS = ${keys.length}, ${args.length}`;
+  const lua = `local REPLY = {${replies}}\n${HELPERS}\n${bindKeys}\n${bindArgs}\n${counted}\nlocal function main()\n${body}\nend\nlocal reply = main()\nreply[#reply + 1] = nowMs()\nreturn reply`;
   return { name, keys, args, lua };
 }
 
@@ -89,6 +91,13 @@ end
 local function keep(state, ms)
   if redis.call('PTTL', state) < ms then redis.call('PEXPIRE', state, ms) end
 end
+-- Whether the state read (stateOf) found none: a state made since has no TTL to compare with.
+local function absent(st)
+  return not (st[1] or st[2] or st[3] or st[4])
+end
+local function keepMade(state, st, ms)
+  if absent(st) then redis.call('PEXPIRE', state, ms) else keep(state, ms) end
+end
 -- The email's state, read once per script: {generation, wrong codes, revoked below, revoked at}.
 local function stateOf(state)
   return redis.call('HMGET', state, 'g', 'f', 'r', 'rt')
@@ -112,20 +121,74 @@ end
 local function listed(value, list)
   return value ~= false and value ~= nil and string.find(',' .. list .. ',', ',' .. value .. ',', 1, true) ~= nil
 end
+-- Budget counters ride behind a script's named keys and arguments: KEYS[keyBase + i], with
+-- ARGV[argBase + i] = "points:windowMs:blockMs". Kept as rate-limiter-flexible keeps them (a count
+-- that expires with its window, set on first use; blocked for blockMs on the first take that goes
+-- over), so its limiters read and reward the same keys.
+local function counterAt(keyBase, argBase, i)
+  local spec = ARGV[argBase + i]
+  local first = string.find(spec, ':', 1, true)
+  local second = string.find(spec, ':', first + 1, true)
+  return KEYS[keyBase + i], tonumber(string.sub(spec, 1, first - 1)), tonumber(string.sub(spec, first + 1, second - 1)), tonumber(string.sub(spec, second + 1))
+end
+local function refusal(key, points, blockMs, taken, i)
+  if blockMs > 0 and taken == points + 1 then redis.call('SET', key, taken, 'PX', blockMs) end
+  return {REPLY.over_budget, i - 1, redis.call('PTTL', key)}
+end
+-- Takes a point of every counter, or none: {over_budget, index, pttl} for the first over, else nil.
+local function takeAll(keyBase, argBase)
+  for i = 1, #KEYS - keyBase do
+    local key, points, windowMs, blockMs = counterAt(keyBase, argBase, i)
+    redis.call('SET', key, 0, 'PX', windowMs, 'NX')
+    local taken = redis.call('INCR', key)
+    if taken > points then
+      for j = 1, i - 1 do redis.call('DECR', KEYS[keyBase + j]) end
+      return refusal(key, points, blockMs, taken, i)
+    end
+  end
+  return nil
+end
+local function giveAll(keyBase)
+  for i = 1, #KEYS - keyBase do redis.call('DECR', KEYS[keyBase + i]) end
+end
+-- For steps that mostly succeed and cost a point only when they fail: the refusal a take would
+-- give (blocking as it would), without taking.
+local function wouldRefuse(keyBase, argBase)
+  for i = 1, #KEYS - keyBase do
+    local key, points, _, blockMs = counterAt(keyBase, argBase, i)
+    local taken = tonumber(redis.call('GET', key) or '0')
+    if taken >= points then return refusal(key, points, blockMs, taken + 1, i) end
+  end
+  return nil
+end
+local function takeEach(keyBase, argBase)
+  for i = 1, #KEYS - keyBase do
+    local key, _, windowMs = counterAt(keyBase, argBase, i)
+    redis.call('SET', key, 0, 'PX', windowMs, 'NX')
+    redis.call('INCR', key)
+  end
+end
 `;
 
-// {saved}, {id_taken} when the id belongs to a record still retained, or {too_late}.
+// Keys: the link, its email's state, then any budget counters (specs after the named arguments):
+// a save takes a point of each. {saved}, {id_taken} when the id belongs to a record still retained
+// (no point taken), {over_budget, counter index, pttl} (nothing saved), or {too_late}.
 export const SAVE = script(
-  'expressMagicLinkSave8',
+  'expressMagicLinkSave9',
   ['linkKey', 'stateKey'],
   ['sealed', 'emailKey', 'linkTimes', 'retainMs', 'check', 'revokeOthers', 'nowB36', 'validMs', 'deadline'],
   `
 if late(deadline) then return {REPLY.too_late} end
+local refused = takeAll(NAMED_KEYS, NAMED_ARGS)
+if refused then return refused end
 local now = tonumber(nowB36, 36)
 local existing = redis.call('HGET', linkKey, 't')
 if existing then
   local _, retain = times(existing)
-  if now < retain then return {REPLY.id_taken} end
+  if now < retain then
+    giveAll(NAMED_KEYS)
+    return {REPLY.id_taken}
+  end
   redis.call('DEL', linkKey)
 end
 local st = redis.call('HMGET', stateKey, 'g', 'f')
@@ -156,11 +219,10 @@ local st = stateOf(statePrefix .. emailKey)
 return {REPLY.found, sealed, emailKey, linkTimes, usedAt or revokedAt(st, generation) or '', burnt(st, generation, failures) and 1 or 0}`,
 );
 
-// Keys: the link, then any budget counters. Each counter's ARGV entry past the named ones is
-// "points:windowMs:blockMs". A counter with no point left refuses before the link is read (and
-// blocks, on the first refusal, as rate-limiter-flexible would); a redeem that fails takes a point
-// of each (window on first use). One script, so no other redeem is evaluated in between: reading
-// first and taking only on failure counts exactly what taking first and giving back did.
+// Keys: the link, then any budget counters (specs after the named arguments). A counter with no
+// point left refuses before the link is read; a redeem that fails takes a point of each. One
+// script, so nothing is evaluated in between: reading first and taking only on failure counts
+// exactly what taking first and giving back on success would, in fewer commands.
 // {over_budget, counter index, pttl} (the link is not read), {too_late}, {not_found},
 // {already_used}, {expired} (or burnt), or {redeemed, sealed, emailKey, times, replayed 0/1}.
 export const REDEEM = script(
@@ -168,30 +230,12 @@ export const REDEEM = script(
   ['linkKey'],
   ['nowB36', 'burnOthers', 'statePrefix', 'checks', 'linkTtlMs', 'bindings', 'replayMs', 'deadline'],
   `
-local counterCount = #KEYS - 1
-local namedArgs = 8
 if late(deadline) then return {REPLY.too_late} end
+local refused = wouldRefuse(NAMED_KEYS, NAMED_ARGS)
+if refused then return refused end
 local now = tonumber(nowB36, 36)
-local function counter(i)
-  local spec = ARGV[namedArgs + i]
-  local first = string.find(spec, ':', 1, true)
-  local second = string.find(spec, ':', first + 1, true)
-  return KEYS[1 + i], tonumber(string.sub(spec, 1, first - 1)), tonumber(string.sub(spec, first + 1, second - 1)), tonumber(string.sub(spec, second + 1))
-end
-for i = 1, counterCount do
-  local counterKey, points, _, blockMs = counter(i)
-  local taken = tonumber(redis.call('GET', counterKey) or '0')
-  if taken >= points then
-    if blockMs > 0 and taken == points then redis.call('SET', counterKey, taken + 1, 'PX', blockMs) end
-    return {REPLY.over_budget, i - 1, redis.call('PTTL', counterKey)}
-  end
-end
 local function failed(status)
-  for i = 1, counterCount do
-    local counterKey, _, windowMs = counter(i)
-    redis.call('SET', counterKey, 0, 'PX', windowMs, 'NX')
-    redis.call('INCR', counterKey)
-  end
+  takeEach(NAMED_KEYS, NAMED_ARGS)
   return {status}
 end
 local v = redis.call('HMGET', linkKey, 's', 'e', 't', 'u', 'k', 'g', 'f', 'b')
@@ -217,7 +261,7 @@ else
 end
 if burnOthers == '1' then
   redis.call('HINCRBY', stateKey, 'g', 1)
-  keep(stateKey, tonumber(linkTtlMs))
+  keepMade(stateKey, st, tonumber(linkTtlMs))
 end
 return {REPLY.redeemed, sealed, emailKey, linkTimes, 0}`,
 );
@@ -247,7 +291,7 @@ if now >= expires or burnt(st, generation, failures) then return {REPLY.expired}
 redis.call('HSET', linkKey, 'u', nowB36)
 if burnOthers == '1' then
   redis.call('HINCRBY', stateKey, 'g', 1)
-  keep(stateKey, tonumber(linkTtlMs))
+  keepMade(stateKey, st, tonumber(linkTtlMs))
 end
 return {REPLY.redeemed}`,
 );

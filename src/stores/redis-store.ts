@@ -1,7 +1,7 @@
 // Token store on Redis: one small hash per link, plus a hash of policy state for an email once it
 // has any. Every operation is one Lua script (or one command); see redis-scripts.ts for the layout.
 import { assertKeyPrefix, assertKnownKeys, assertOptionalFunction, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
-import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult } from './capabilities.js';
+import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult, BudgetedSave, OverBudget } from './capabilities.js';
 import type {
   EmailKey,
   LimiterSpec,
@@ -80,7 +80,7 @@ class ReadyRateLimiterRedis extends RateLimiterRedis {
 }
 
 /** Keeps links in Redis so that every process of an app shares them; pass an ioredis `Redis` or `Cluster`. */
-export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
+export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem>, Partial<BudgetedSave> {
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #readyTimeoutMs: number;
@@ -109,7 +109,10 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     this.#replicas = given.waitForReplicas ?? DEFAULTS.waitForReplicas;
     this.#clock = new ServerClock(given.clock ?? Date.now);
     // Budget counters live under other hash tags: one script may not touch them on a Cluster.
-    if (isCluster(client)) this.redeemWithBudget = undefined;
+    if (isCluster(client)) {
+      this.redeemWithBudget = undefined;
+      this.saveWithBudget = undefined;
+    }
     checkDeploymentWhenReady(client);
     defineScripts(client);
     this.#waits =
@@ -130,7 +133,19 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     return `${this.#prefix}{${key.tag}}:l:${key.id}`;
   }
 
-  async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
+  async save(key: TokenKey, record: TokenRecord, options: SaveOptions): Promise<boolean> {
+    return (await this.#save(key, record, options, [])) === true;
+  }
+
+  /**
+   * Internal capability (`BudgetedSave`): the link request's budgets taken in the save's script, one
+   * round trip instead of one per budget, on one Redis (a Cluster client does not offer it).
+   */
+  saveWithBudget?(key: TokenKey, record: TokenRecord, options: SaveOptions, counters: readonly BudgetCounter[]): Promise<boolean | OverBudget> {
+    return this.#save(key, record, options, counters);
+  }
+
+  async #save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions, counters: readonly BudgetCounter[]): Promise<boolean | OverBudget> {
     // Times are kept on Redis's clock, the one every app host sees; the key expires on it too.
     const d = await this.#offset();
     const reply = await this.#run(
@@ -149,9 +164,11 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
       },
       // A link the app mailed must survive a failover as surely as a redeem: it waits for replicas too.
       true,
+      counters,
     );
     const status = replyStatus(reply);
     if (status === 'too_late') throw new StoreDeadlineError('Redis');
+    if (status === 'over_budget') return overBudget(reply);
     return status === 'saved';
   }
 
@@ -187,7 +204,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
   async #redeem(key: TokenKey, options: RedeemOptions, counters: readonly BudgetCounter[]): Promise<BudgetedRedeemResult> {
     const { now, burnOthers, linkTtlMs, bindings = [], replayWindowMs = 0 } = options;
     const d = await this.#offset();
-    const args = callArgs(
+    const reply = (await this.#run(
       REDEEM,
       { linkKey: this.keyOf(key) },
       {
@@ -200,15 +217,9 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
         replayMs: String(replayWindowMs),
         deadline: this.#deadline(),
       },
-    );
-    // The counters ride behind the named keys and arguments: their keys after the link's, their specs after the arguments.
-    const [linkKey, ...named] = args;
-    const counterKeys = counters.map((counter) => counter.key);
-    const specs = counters.map((counter) => `${counter.points}:${counter.windowMs}:${counter.blockMs}`);
-    const reply = (await this.#send(true, REDEEM.name, 1 + counters.length, linkKey!, ...counterKeys, ...named, ...specs)) as [
-      number,
-      ...Array<string | number>,
-    ];
+      true,
+      counters,
+    )) as [number, ...Array<string | number>];
     switch (replyStatus(reply)) {
       case 'redeemed': {
         const [, sealed, emailKey, times, replayed] = reply;
@@ -221,7 +232,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
       case 'expired':
         return { status: 'expired' };
       case 'over_budget':
-        return { status: 'over_budget', counter: Number(reply[1]), msBeforeNext: Math.max(0, Number(reply[2])) };
+        return overBudget(reply);
       case 'too_late':
         throw new StoreDeadlineError('Redis');
       case 'not_found':
@@ -310,14 +321,23 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem> {
     return `${this.#statePrefix(tag)}${emailKey}`;
   }
 
-  /** Runs a script by its contract; `durable` writes wait for `waitForReplicas` replicas first. */
+  /**
+   * Runs a script by its contract; `durable` writes wait for `waitForReplicas` replicas first. Budget
+   * counters ride behind the named keys and arguments: their keys after the contract's, their specs
+   * after its arguments.
+   */
   #run<K extends string, A extends string>(
     contract: ScriptContract<K, A>,
     keys: Record<K, string>,
     args: Record<A, string>,
     durable = false,
+    counters: readonly BudgetCounter[] = [],
   ): Promise<unknown> {
-    return this.#send(durable, contract.name, contract.keys.length, ...callArgs(contract, keys, args));
+    const named = callArgs(contract, keys, args);
+    const keyCount = contract.keys.length;
+    const counterKeys = counters.map((counter) => counter.key);
+    const specs = counters.map((counter) => `${counter.points}:${counter.windowMs}:${counter.blockMs}`);
+    return this.#send(durable, contract.name, keyCount + counters.length, ...named.slice(0, keyCount), ...counterKeys, ...named.slice(keyCount), ...specs);
   }
 
   /** A `durable` write counts once `waitForReplicas` replicas hold it (see ReplicaWaits). */
@@ -345,6 +365,12 @@ function defineScripts(client: RedisClient): void {
 /** Replies after which a script changed a link or an address's state (budget counters aside: see README). */
 const WRITES = new Set<ReplyStatus>(['saved', 'redeemed', 'wrong_code', 'revoked']);
 const wroteSomething = (reply: unknown): boolean => WRITES.has(replyStatus(reply));
+
+/** A script's `{over_budget, counter index, pttl}`. */
+function overBudget(reply: unknown): OverBudget {
+  const [, counter, pttl] = reply as [number, number, number];
+  return { status: 'over_budget', counter: Number(counter), msBeforeNext: Math.max(0, Number(pttl)) };
+}
 
 /** The token's check and any former ones (rotation), as the scripts read them. */
 function checksOf(key: TokenKey): string {

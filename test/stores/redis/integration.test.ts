@@ -112,11 +112,50 @@ for (const flavour of IOREDIS_FLAVOURS) {
       assert.equal(elsewhere.status, 200, 'the link refused to the blocked IP was not spent');
     });
 
-    it('stays within three round trips per link request and one per verify', async () => {
+    it('link budgets taken inside the save: an IP refusal takes nothing of the address, and saves nothing', async () => {
+      const { app, outbox } = createTestApp({
+        redis: client,
+        now: Date.now,
+        trustProxy: 1,
+        keyPrefix: 'budgets:',
+        limits: { linkRequestsPerIp: 2, linkRequestsPerEmail: 3 },
+      });
+      const from = (ip: string, email: string) => request(app).post('/v1/auth/magic-link').set('X-Forwarded-For', ip).send({ email });
+      assert.equal((await from('192.0.2.1', 'carol@example.com')).status, 202);
+      assert.equal((await from('192.0.2.1', 'carol@example.com')).status, 202);
+      expectError(await from('192.0.2.1', 'carol@example.com'), 'magic_link_ip_limit_exceeded', 'any');
+      // The refused request took no point of carol's: one of her three is left.
+      assert.equal((await from('192.0.2.2', 'carol@example.com')).status, 202);
+      expectError(await from('192.0.2.3', 'carol@example.com'), 'magic_link_email_limit_exceeded', 'any');
+      assert.equal(outbox.length, 3);
+      assert.equal(server.cli('--scan', '--pattern', 'budgets:*:l:*').trim().split('\n').filter(Boolean).length, 3, 'refused requests saved nothing');
+    });
+
+    it("a link whose mail failed gives the address its point back (rate-limiter-flexible's reward on the script's counter)", async () => {
+      let failNext = true;
+      const { app } = createTestApp({
+        redis: client,
+        now: Date.now,
+        keyPrefix: 'reward:',
+        limits: { linkRequestsPerEmail: 1 },
+        mailer: {
+          send: async () => {
+            if (!failNext) return;
+            failNext = false;
+            throw new Error('smtp down');
+          },
+        },
+      });
+      expectError(await requestLink(app, 'dave@example.com'), 'email_delivery_failed');
+      assert.equal((await requestLink(app, 'dave@example.com')).status, 202, 'the failed mail cost dave nothing');
+      expectError(await requestLink(app, 'dave@example.com'), 'magic_link_email_limit_exceeded', 'any');
+    });
+
+    it('one round trip per link request and one per verify', async () => {
       const { app, tokenOf } = createTestApp({ redis: client, now: Date.now });
       await requestLink(app); // the first call loads the scripts
       await request(app).post('/v1/auth/verify').send({ token: tokenOf() });
-      assert.equal(await server.roundTrips(() => requestLink(app, 'bob@example.com')), 3, 'request-link: IP limit, email limit, save');
+      assert.equal(await server.roundTrips(() => requestLink(app, 'bob@example.com')), 1, 'request-link: the IP and email budgets taken in the save');
       const verify = await server.roundTrips(async () => assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200));
       assert.equal(verify, 1, 'verify: one script, with the failed-verify check inside the redeem');
     });
