@@ -103,6 +103,7 @@ async function microsPerSave(held: number, cap: number): Promise<number> {
 
 async function postgresLinks(): Promise<{ links: number }> {
   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: 10 });
+  pool.on('error', (error) => console.error(`PostgreSQL: an idle client ended (${error.message})`));
   const store = new PostgresTokenStore(pool, { pruneIntervalMs: 0 });
   await issueLinks(store, false);
   store.close();

@@ -334,6 +334,7 @@ if (postgres)
   try {
     progress('measuring PostgreSQL bytes per outstanding link');
     const pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
+    pool.on('error', (error) => progress(`PostgreSQL: an idle client ended (${error.message})`));
     await pool.query('TRUNCATE magic_link_links, magic_link_emails, magic_link_limits');
     const size = async () =>
       Number(

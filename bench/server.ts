@@ -30,7 +30,9 @@ const user = (email: string) => ({ id: email, email });
 
 /** A Passport instance with sessions, and the middleware a sign-in route carries. */
 function sessionSignIn() {
-  const authenticator = new passport.Passport();
+  // The process's one Passport (each case has a process of its own): builds before the handlers
+  // called their own sign-in authenticate through it.
+  const authenticator = passport;
   authenticator.serializeUser((u, done) => done(null, u));
   authenticator.deserializeUser((u: Express.User, done) => done(null, u));
   // Sessions only on the routes that sign in (verify), as a performance-minded app mounts them; the

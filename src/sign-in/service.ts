@@ -41,11 +41,14 @@ export class SignInService {
   /** Set once a handler that signs into the session is made: link requests then need a session too. */
   signsIntoSessions = false;
   readonly #sendTime = new SendTime();
+  /** The counters live in the store (its own limiters): only then may its scripts take them. */
+  readonly #budgetsInStore: boolean;
 
   constructor(config: MagicLinkConfig) {
     this.config = config;
     this.#keyring = new Keyring(config.secrets);
     const { store } = config;
+    this.#budgetsInStore = typeof store.createLimiter === 'function';
     this.#limits = new Limits(config.limits, store.createLimiter?.bind(store) ?? memoryLimiter, store.inProcess ? null : config.storeTimeoutMs);
   }
 
@@ -91,7 +94,7 @@ export class SignInService {
           save,
           (step) => this.#reportingLimits(client, digest, step),
         )
-      : offersBudgetedSave(store)
+      : this.#budgetsInStore && offersBudgetedSave(store)
         ? // One round trip: the store takes the budgets in the save, atomically.
           await this.#reportingLimits(client, digest, () =>
             save(async (key, record, options) => {
@@ -238,7 +241,7 @@ export class SignInService {
         : {}),
     };
     let result: RedeemResult;
-    if (key && offersBudgetedRedeem(store)) {
+    if (key && this.#budgetsInStore && offersBudgetedRedeem(store)) {
       // One round trip: the store takes the points, redeems and gives them back on success, atomically.
       const budgeted = await this.#store(() => store.redeemWithBudget(key, options, this.#limits.inStore(counters)));
       if (budgeted.status === 'over_budget') throw this.#limits.refusal(counters[budgeted.counter]!, budgeted.msBeforeNext);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import session from 'express-session';
 import request from 'supertest';
 import { MemoryTokenStore, type TokenStore } from '../../src/index.js';
 import { createTestApp, detailsOf, expectError, START } from '../helpers/test-app.js';
@@ -26,6 +27,21 @@ describe('POST /v1/auth/magic-link', () => {
     assert.equal(outbox[0]!.to, 'alice@example.com');
     assert.equal(outbox[0]!.expiresAt.getTime(), START + 900_000);
     assert.match(outbox[0]!.url, /^http:\/\/app\.test\/auth\/magic-link\/confirm\?token=[A-Za-z0-9_-]{46}$/);
+  });
+
+  it('with sessions mounted app-wide, a link request writes no session and sets no cookie (nothing of the session cost is ours)', async () => {
+    const sessionStore = new session.MemoryStore();
+    const { app, outbox } = createTestApp({ sessionStore });
+    for (const form of [false, true]) {
+      const res = form
+        ? await request(app).post('/v1/auth/magic-link').type('form').send({ email: 'alice@example.com' })
+        : await post(app, { email: 'alice@example.com' });
+      assert.equal(res.status, form ? 303 : 202);
+      assert.equal(res.headers['set-cookie'], undefined);
+    }
+    const stored = await new Promise<number>((resolve, reject) => sessionStore.length((error, n) => (error ? reject(error) : resolve(n ?? 0))));
+    assert.equal(stored, 0, 'sessions saved by link requests');
+    assert.equal(outbox.length, 2);
   });
 
   it('gives the same answer for an address with and without an account', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { RedisTokenStore } from '../../../src/index.js';
-import { createTestApp, expectError, TEST_SECRET, type TestApp } from '../../helpers/test-app.js';
+import { anyone, createTestApp, expectError, TEST_SECRET, type TestApp } from '../../helpers/test-app.js';
 import { IOREDIS_FLAVOURS, whenReady } from '../../helpers/redis-clients.js';
 import { RedisCluster, RedisServer } from '../../helpers/redis-server.js';
 
@@ -129,6 +129,24 @@ for (const flavour of IOREDIS_FLAVOURS) {
       expectError(await from('192.0.2.3', 'carol@example.com'), 'magic_link_email_limit_exceeded', 'any');
       assert.equal(outbox.length, 3);
       assert.equal(server.cli('--scan', '--pattern', 'budgets:*:l:*').trim().split('\n').filter(Boolean).length, 3, 'refused requests saved nothing');
+    });
+
+    it("a store whose limiters are the app's own (no createLimiter) keeps the budgets in the process: Redis holds the links only", async () => {
+      const keysBefore = Number(server.cli('dbsize').trim());
+      const store = Object.assign(new RedisTokenStore(client, { keyPrefix: 'own-limits:' }), { createLimiter: undefined });
+      const { app, tokenOf } = createTestApp({ store, secret: TEST_SECRET, now: Date.now, verify: anyone, limits: { linkRequestsPerEmail: 1 } });
+      assert.equal((await requestLink(app, 'erin@example.com')).status, 202);
+      expectError(await requestLink(app, 'erin@example.com'), 'magic_link_email_limit_exceeded', 'any');
+      expectError(
+        await request(app)
+          .post('/v1/auth/verify')
+          .send({ token: 'Q'.repeat(46) }),
+        'magic_link_not_found',
+      );
+      assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
+      const keys = server.cli('--scan', '--pattern', 'own-limits:*').trim().split('\n').filter(Boolean);
+      assert.ok(keys.length > 0 && keys.every((key) => /^own-limits:\{[^}]+\}:[le]:/.test(key)), keys.join(' '));
+      assert.equal(Number(server.cli('dbsize').trim()) - keysBefore, keys.length, "keys written outside the store's prefix");
     });
 
     it("a link whose mail failed gives the address its point back (rate-limiter-flexible's reward on the script's counter)", async () => {
