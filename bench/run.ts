@@ -178,9 +178,12 @@ const WITH_POSTGRES = process.env.BENCH_WITHOUT_POSTGRES !== '1';
 // BENCH_BEFORE=<checkout>: an earlier commit, built (`npm run build` there); its memory and Redis
 // cases run beside today's, in the same rotation, on today's bench server.
 const BEFORE_PACKAGE = process.env.BENCH_BEFORE ? `${path.resolve(process.env.BENCH_BEFORE)}/dist/esm/index.js` : undefined;
+// BENCH_MODES=memory,redis-app,…: only those cases (bare, floor and redis always run: every ratio
+// and the round-trip counts stand on them), for a quicker look at one change.
+const ONLY = process.env.BENCH_MODES ? new Set(['bare', 'floor', 'redis', ...process.env.BENCH_MODES.split(',')]) : null;
 const MODES: readonly Mode[] = [
   ...(['bare', 'floor', 'memory', 'memory-app', 'redis', 'redis-app', 'redis-wait', 'postgres', 'peer'] as const).filter(
-    (mode) => WITH_POSTGRES || mode !== 'postgres',
+    (mode) => (WITH_POSTGRES || mode !== 'postgres') && (!ONLY || ONLY.has(mode)),
   ),
   ...(BEFORE_PACKAGE ? (['before:memory', 'before:memory-app', 'before:redis', 'before:redis-app'] as const) : []),
 ];
