@@ -1,4 +1,4 @@
--- express-magic-link schema 1, table prefix "magic_link_". Safe to run again.
+-- express-magic-link schema 2, table prefix "magic_link_". Safe to run again.
 CREATE TABLE IF NOT EXISTS magic_link_links (
   id text PRIMARY KEY,            -- "<tag>:<record id>"; the record id is the code's keyed digest
   check_digest text NOT NULL,     -- keyed digest of the whole token
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS magic_link_limits (
 );
 CREATE INDEX IF NOT EXISTS magic_link_limits_expire_at ON magic_link_limits (expire_at);
 CREATE TABLE IF NOT EXISTS magic_link_meta (name text PRIMARY KEY, value text NOT NULL);
-INSERT INTO magic_link_meta (name, value) VALUES ('schema_version', '1')
+INSERT INTO magic_link_meta (name, value) VALUES ('schema_version', '2')
   ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value;
 
 -- The server's clock in ms.
@@ -89,15 +89,56 @@ BEGIN
   RETURN 'revoked';
 END $$;
 
--- saved | id_taken (the id belongs to a record still retained).
+-- Takes one point of each budget counter on the server's clock, or none (as the limiter does: a
+-- window from the first take, blocked on the take that goes over). o_counter: the first counter
+-- over (0-based), with o_ms_before_next; NULL when every point was taken.
+CREATE OR REPLACE FUNCTION magic_link_take(p_keys text[], p_points integer[], p_window_ms bigint[], p_block_ms bigint[],
+  OUT o_counter integer, OUT o_ms_before_next bigint) LANGUAGE plpgsql AS $$
+DECLARE
+  clock bigint := magic_link_clock();
+  taken integer;
+  i integer;
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
+    INSERT INTO magic_link_limits AS r (key, points, expire_at) VALUES (p_keys[i], 1, clock + p_window_ms[i])
+    ON CONFLICT (key) DO UPDATE SET
+      points = CASE WHEN r.expire_at <= clock THEN 1 ELSE r.points + 1 END,
+      expire_at = CASE WHEN r.expire_at <= clock THEN clock + p_window_ms[i] ELSE r.expire_at END
+    RETURNING r.points, r.expire_at - clock INTO taken, o_ms_before_next;
+    IF taken > p_points[i] THEN
+      IF p_block_ms[i] > 0 AND taken = p_points[i] + 1 THEN
+        UPDATE magic_link_limits SET expire_at = clock + p_block_ms[i] WHERE key = p_keys[i];
+        o_ms_before_next := p_block_ms[i];
+      END IF;
+      UPDATE magic_link_limits SET points = points - 1 WHERE key = ANY (p_keys[1 : i - 1]);
+      o_counter := i - 1;
+      RETURN;
+    END IF;
+  END LOOP;
+  o_ms_before_next := NULL;
+END $$;
+
+-- Takes a point of each budget counter, then saves (schema 2; schema 1's save, without the
+-- counters, is left in place so that processes still on it keep working through a rolling deploy):
+-- o_status saved, id_taken (the id belongs to a
+-- record still retained; the points are given back), or over_budget (o_counter, o_ms_before_next).
 CREATE OR REPLACE FUNCTION magic_link_save(p_id text, p_check text, p_sealed text, p_email_key text, p_expires_at bigint, p_retain_until bigint,
-  p_now bigint, p_revoke_others boolean, p_deadline bigint, p_synchronous text) RETURNS text LANGUAGE plpgsql AS $$
+  p_now bigint, p_revoke_others boolean, p_deadline bigint, p_synchronous text,
+  p_counter_keys text[], p_counter_points integer[], p_counter_window_ms bigint[], p_counter_block_ms bigint[],
+  OUT o_status text, OUT o_counter integer, OUT o_ms_before_next bigint) LANGUAGE plpgsql AS $$
 DECLARE
   st record;
 BEGIN
   IF p_synchronous IS NOT NULL THEN PERFORM set_config('synchronous_commit', p_synchronous, true); END IF;
+  PERFORM magic_link_check_deadline(p_deadline);
+  SELECT * INTO o_counter, o_ms_before_next FROM magic_link_take(p_counter_keys, p_counter_points, p_counter_window_ms, p_counter_block_ms);
+  IF o_counter IS NOT NULL THEN o_status := 'over_budget'; RETURN; END IF;
   PERFORM magic_link_lock_email(p_email_key, p_deadline);
-  IF EXISTS (SELECT 1 FROM magic_link_links WHERE id = p_id AND retain_until > p_now) THEN RETURN 'id_taken'; END IF;
+  IF EXISTS (SELECT 1 FROM magic_link_links WHERE id = p_id AND retain_until > p_now) THEN
+    UPDATE magic_link_limits SET points = points - 1 WHERE key = ANY (p_counter_keys);
+    o_status := 'id_taken';
+    RETURN;
+  END IF;
   IF p_revoke_others THEN PERFORM magic_link_bump(p_email_key, 'generation', p_now, p_expires_at);
   ELSE UPDATE magic_link_emails SET keep_until = greatest(keep_until, p_expires_at) WHERE email_key = p_email_key AND keep_until > p_now;
   END IF;
@@ -108,11 +149,10 @@ BEGIN
     expires_at = EXCLUDED.expires_at, retain_until = EXCLUDED.retain_until, used_at = NULL, generation = EXCLUDED.generation,
     failures = EXCLUDED.failures, bound_to = NULL;
   PERFORM magic_link_check_deadline(p_deadline);
-  RETURN 'saved';
+  o_status := 'saved';
 END $$;
 
--- Takes one point of each budget counter on the server's clock (as the limiter does: a window from
--- the first take, blocked on the take that goes over), then redeems, and gives the points back on
+-- Takes one point of each budget counter (take), then redeems, and gives the points back on
 -- success. status: over_budget (counter, ms_before_next), not_found, already_used, expired, redeemed.
 CREATE OR REPLACE FUNCTION magic_link_redeem(p_id text, p_checks text[], p_now bigint, p_burn_others boolean, p_link_ttl_ms bigint,
   p_bindings text[], p_replay_ms bigint, p_deadline bigint, p_synchronous text,
@@ -120,34 +160,13 @@ CREATE OR REPLACE FUNCTION magic_link_redeem(p_id text, p_checks text[], p_now b
   OUT o_status text, OUT o_sealed text, OUT o_email_key text, OUT o_expires_at bigint, OUT o_retain_until bigint, OUT o_replayed boolean,
   OUT o_counter integer, OUT o_ms_before_next bigint) LANGUAGE plpgsql AS $$
 DECLARE
-  clock bigint;
-  taken integer;
   link record;
   st record;
-  i integer;
-  counters integer := coalesce(array_length(p_counter_keys, 1), 0);
 BEGIN
   IF p_synchronous IS NOT NULL THEN PERFORM set_config('synchronous_commit', p_synchronous, true); END IF;
   PERFORM magic_link_check_deadline(p_deadline);
-  clock := magic_link_clock();
-  FOR i IN 1 .. counters LOOP
-    INSERT INTO magic_link_limits AS r (key, points, expire_at) VALUES (p_counter_keys[i], 1, clock + p_counter_window_ms[i])
-    ON CONFLICT (key) DO UPDATE SET
-      points = CASE WHEN r.expire_at <= clock THEN 1 ELSE r.points + 1 END,
-      expire_at = CASE WHEN r.expire_at <= clock THEN clock + p_counter_window_ms[i] ELSE r.expire_at END
-    RETURNING r.points, r.expire_at - clock INTO taken, o_ms_before_next;
-    IF taken > p_counter_points[i] THEN
-      IF p_counter_block_ms[i] > 0 AND taken = p_counter_points[i] + 1 THEN
-        UPDATE magic_link_limits SET expire_at = clock + p_counter_block_ms[i] WHERE key = p_counter_keys[i];
-        o_ms_before_next := p_counter_block_ms[i];
-      END IF;
-      UPDATE magic_link_limits SET points = points - 1 WHERE key = ANY (p_counter_keys[1 : i - 1]);
-      o_status := 'over_budget';
-      o_counter := i - 1;
-      RETURN;
-    END IF;
-  END LOOP;
-  o_ms_before_next := NULL;
+  SELECT * INTO o_counter, o_ms_before_next FROM magic_link_take(p_counter_keys, p_counter_points, p_counter_window_ms, p_counter_block_ms);
+  IF o_counter IS NOT NULL THEN o_status := 'over_budget'; RETURN; END IF;
   SELECT l.email_key INTO o_email_key FROM magic_link_links l WHERE l.id = p_id AND l.check_digest = ANY (p_checks) AND l.retain_until > p_now;
   IF NOT FOUND THEN o_status := 'not_found'; RETURN; END IF;
   PERFORM magic_link_lock_email(o_email_key, p_deadline);

@@ -6,7 +6,7 @@ import { RateLimiterPostgres, RateLimiterRes, type RateLimiterStoreAbstract } fr
 import { DEFAULTS, storeDeadlines } from '../config/defaults.js';
 import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
 import { warnOnce } from '../warnings.js';
-import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult } from './capabilities.js';
+import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult, BudgetedSave, OverBudget } from './capabilities.js';
 import type {
   EmailKey,
   ExchangeOptions,
@@ -124,7 +124,7 @@ interface RedeemRow {
  * node-postgres `Pool`. Time decisions are made on the server's clock: the store measures its
  * offset from the app's clock on every reply and sends times already corrected by it.
  */
-export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
+export class PostgresTokenStore implements TokenStore, BudgetedRedeem, BudgetedSave {
   readonly #client: PostgresClient;
   readonly #prefix: string;
   readonly #writeDeadlineMs: number;
@@ -172,21 +172,37 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
     return postgresSchema(this.#prefix);
   }
 
-  async save(key: TokenKey, record: TokenRecord, { now, revokeOthers }: SaveOptions): Promise<boolean> {
+  async save(key: TokenKey, record: TokenRecord, options: SaveOptions): Promise<boolean> {
+    return (await this.saveWithBudget(key, record, options, [])) === true;
+  }
+
+  /** Takes a point of each budget counter, then saves, in one statement: a link request is one round trip. */
+  async saveWithBudget(
+    key: TokenKey,
+    record: TokenRecord,
+    { now, revokeOthers }: SaveOptions,
+    counters: readonly BudgetCounter[],
+  ): Promise<boolean | OverBudget> {
     const d = await this.#offset();
-    const [row] = await this.#call<{ status: string }>(`${this.#prefix}save($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS status`, '', [
-      idOf(key.tag, key.id),
-      key.check,
-      record.sealed,
-      record.emailKey,
-      record.expiresAt + d,
-      record.retainUntil + d,
-      now + d,
-      revokeOthers,
-      this.#deadline(),
-      this.#synchronous,
-    ]);
-    return row!.status === 'saved';
+    const [row] = await this.#call<{ o_status: string; o_counter: number | null; o_ms_before_next: string | null }>(
+      's.*',
+      `FROM ${this.#prefix}save($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s`,
+      [
+        idOf(key.tag, key.id),
+        key.check,
+        record.sealed,
+        record.emailKey,
+        record.expiresAt + d,
+        record.retainUntil + d,
+        now + d,
+        revokeOthers,
+        this.#deadline(),
+        this.#synchronous,
+        ...counterColumns(counters),
+      ],
+    );
+    if (row!.o_status === 'over_budget') return overBudget(row!);
+    return row!.o_status === 'saved';
   }
 
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
@@ -230,15 +246,12 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem {
       replayWindowMs,
       this.#deadline(),
       this.#synchronous,
-      counters.map((counter) => counter.key),
-      counters.map((counter) => counter.points),
-      counters.map((counter) => counter.windowMs),
-      counters.map((counter) => counter.blockMs),
+      ...counterColumns(counters),
     ]);
     const result = row!;
     switch (result.o_status) {
       case 'over_budget':
-        return { status: 'over_budget', counter: Number(result.o_counter), msBeforeNext: Math.max(0, Number(result.o_ms_before_next)) };
+        return overBudget(result);
       case 'redeemed': {
         const record = {
           sealed: result.o_sealed!,
@@ -402,4 +415,14 @@ const idOf = (tag: string, id: string): string => `${tag}:${id}`;
 
 function checksOf(key: TokenKey): string[] {
   return [key.check, ...(key.formerChecks ?? [])];
+}
+
+/** Budget counters as the SQL functions take them: keys, points, windows and blocks, one array each. */
+function counterColumns(counters: readonly BudgetCounter[]): [string[], number[], number[], number[]] {
+  return [counters.map((c) => c.key), counters.map((c) => c.points), counters.map((c) => c.windowMs), counters.map((c) => c.blockMs)];
+}
+
+/** A function's over_budget row: the counter (0-based) and when it has a point again. */
+function overBudget(row: { o_counter: number | string | null; o_ms_before_next: number | string | null }): OverBudget {
+  return { status: 'over_budget', counter: Number(row.o_counter), msBeforeNext: Math.max(0, Number(row.o_ms_before_next)) };
 }

@@ -37,7 +37,7 @@ describe('PostgreSQL token store', function () {
 
   it('migrate() is safe to run again, and from processes starting together', async () => {
     await Promise.all([migrate(pool), migrate(pool), migrate(pool)]);
-    assert.equal(server.psql("SELECT value FROM magic_link_meta WHERE name = 'schema_version'"), '1');
+    assert.equal(server.psql("SELECT value FROM magic_link_meta WHERE name = 'schema_version'"), '2');
   });
 
   it('a database without the schema answers 503, creates nothing at request time, and works once migrated', async () => {
@@ -53,6 +53,24 @@ describe('PostgreSQL token store', function () {
       assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' })).status, 202);
     } finally {
       await fresh.end();
+    }
+  });
+
+  it('a database on schema 1 is brought to schema 2 by migrate(): sign-ins work, with the link budgets taken in the save', async () => {
+    server.psql('CREATE DATABASE upgraded');
+    const old = new pg.Pool({ connectionString: server.url.replace(/\/postgres$/, '/upgraded'), max: 4 });
+    try {
+      await old.query(readFileSync(new URL('../../fixtures/postgres-schema-1.sql', import.meta.url), 'utf8'));
+      const { app, tokenOf } = createTestApp({ postgres: old, secret: TEST_SECRET, now: Date.now, verify: anyone });
+      await migrate(old);
+      const version = await old.query<{ value: string }>("SELECT value FROM magic_link_meta WHERE name = 'schema_version'");
+      assert.equal(version.rows[0]!.value, '2');
+      assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'old@example.com' })).status, 202);
+      assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
+      const limits = await old.query<{ n: number }>('SELECT count(*)::int AS n FROM magic_link_limits');
+      assert.ok(limits.rows[0]!.n >= 1, 'the budgets were taken');
+    } finally {
+      await old.end();
     }
   });
 
@@ -76,6 +94,30 @@ describe('PostgreSQL token store', function () {
     assert.equal((await request(b.app).post('/v1/auth/magic-link').send({ email })).status, 202);
     expectError(await request(a.app).post('/v1/auth/magic-link').send({ email }), 'magic_link_email_limit_exceeded', 'any');
     assert.ok(Number(server.psql("SELECT count(*) FROM magic_link_limits WHERE key LIKE 'link-email%'")) >= 1);
+  });
+
+  it('a link request is one statement, its budgets taken inside the save: an IP refusal takes nothing of the address and saves nothing', async () => {
+    await pool.query('TRUNCATE magic_link_links, magic_link_emails, magic_link_limits');
+    let statements = 0;
+    const counted = { query: (text: string, values?: unknown[]) => (statements++, pool.query(text, values)), on: pool.on.bind(pool) } as unknown as pg.Pool;
+    const { app, outbox } = createTestApp({
+      postgres: counted,
+      secret: TEST_SECRET,
+      now: Date.now,
+      trustProxy: 1,
+      limits: { linkRequestsPerIp: 2, linkRequestsPerEmail: 3 },
+    });
+    const from = (ip: string, email: string) => request(app).post('/v1/auth/magic-link').set('X-Forwarded-For', ip).send({ email });
+    assert.equal((await from('192.0.2.1', 'budget@example.com')).status, 202); // the first also measures the clock and checks the schema
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    statements = 0;
+    assert.equal((await from('192.0.2.1', 'budget@example.com')).status, 202);
+    assert.equal(statements, 1, 'statements per link request');
+    expectError(await from('192.0.2.1', 'budget@example.com'), 'magic_link_ip_limit_exceeded', 'any');
+    assert.equal((await from('192.0.2.2', 'budget@example.com')).status, 202, "the refused request took none of the address's points");
+    expectError(await from('192.0.2.3', 'budget@example.com'), 'magic_link_email_limit_exceeded', 'any');
+    assert.equal(outbox.length, 3);
+    assert.equal(Number(server.psql('SELECT count(*) FROM magic_link_links')), 3, 'refused requests saved nothing');
   });
 
   it('statements are unnamed (PgBouncer in transaction mode, limiters sharing a pool): no prepared statement is left', async () => {
