@@ -185,9 +185,18 @@ const MODES: readonly Mode[] = [
   ...(['bare', 'floor', 'memory', 'memory-app', 'redis', 'redis-app', 'redis-wait', 'postgres', 'peer'] as const).filter(
     (mode) => (WITH_POSTGRES || mode !== 'postgres') && (!ONLY || ONLY.has(mode)),
   ),
-  ...(BEFORE_PACKAGE ? (['before:memory', 'before:memory-app', 'before:redis', 'before:redis-app'] as const) : []),
+  ...(BEFORE_PACKAGE ? (['before:memory', 'before:memory-app', 'before:redis', 'before:redis-app', 'before:postgres'] as const) : []).filter(
+    (mode) => (WITH_POSTGRES || mode !== 'before:postgres') && (!ONLY || ONLY.has(serverModeOf(mode))),
+  ),
 ];
 const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
+
+/** The earlier build's PostgreSQL case gets a database of its own: its schema is its own. */
+function databaseOf(postgres: PostgresServer, mode: Mode): string {
+  if (mode === 'postgres') return postgres.url;
+  postgres.psql('CREATE DATABASE before');
+  return postgres.url.replace(/\/postgres$/, '/before');
+}
 
 /** Every round runs each server once, starting one further along the list each time. */
 async function inRotation(servers: Server[], run: (server: Server) => Promise<void>): Promise<void> {
@@ -233,7 +242,11 @@ async function runAll(
     for (const mode of MODES) {
       let redisOfMode = mode === 'redis' ? redis : mode === 'redis-wait' ? replicated : undefined;
       if (!redisOfMode && usesRedis(mode)) others.push((redisOfMode = await RedisServer.start()));
-      const env: Record<string, string> = redisOfMode ? { REDIS_URL: redisOfMode.url } : mode === 'postgres' && postgres ? { DATABASE_URL: postgres.url } : {};
+      const env: Record<string, string> = redisOfMode
+        ? { REDIS_URL: redisOfMode.url }
+        : postgres && serverModeOf(mode) === 'postgres'
+          ? { DATABASE_URL: databaseOf(postgres, mode) }
+          : {};
       servers.push({ mode, ...(await startServer(mode, env)), redis: redisOfMode });
     }
     // Warm up: JIT, script loading, connection pools. The floor only signs in.
@@ -409,7 +422,8 @@ const ratios: Record<string, number | undefined> = {
 };
 if (BEFORE_PACKAGE)
   for (const flow of ['request-link', 'verify'] as const)
-    for (const mode of ['memory', 'memory-app', 'redis', 'redis-app'] as const) ratios[`${flow} ${mode}: today / before`] = ratio(mode, flow, `before:${mode}`);
+    for (const mode of ['memory', 'memory-app', 'redis', 'redis-app', 'postgres'] as const)
+      ratios[`${flow} ${mode}: today / before`] = ratio(mode, flow, `before:${mode}`);
 
 const summary = {
   machine,
