@@ -39,7 +39,7 @@ export function offersBudgetedRedeem(store: TokenStore): store is TokenStore & B
 }
 
 /**
- * Internal capability (one Redis): `save` under the link request's budgets, in one atomic step. A
+ * Internal capability (one Redis, PostgreSQL): `save` under the link request's budgets, in one atomic step. A
  * counter with no point left refuses and nothing is saved; a save takes a point of each; a refused
  * id (`false`, draw again) takes none.
  */
