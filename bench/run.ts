@@ -341,6 +341,9 @@ let results: CaseResult[];
 let redisGrowth: ReturnType<typeof usedMemoryPerRequest>;
 try {
   ({ cases: results, redisGrowth } = await runAll(redis, primary, postgres));
+} catch (error) {
+  await postgres?.destroy(); // stopped below after a run that got this far
+  throw error;
 } finally {
   await Promise.all([redis.destroy(), replica.destroy(), primary.destroy()]);
 }
