@@ -85,7 +85,6 @@ export class SignInService {
     this.#emit('link_requested', {}, client, digest);
     const { ttlSeconds, expiresAt, save } = this.#newLink(email, digest, redirect, extras);
     const started = performance.now();
-    const { store } = config;
     const saved = config.beforeSend
       ? await gated(
           this.#limits,
@@ -94,16 +93,7 @@ export class SignInService {
           save,
           (step) => this.#reportingLimits(client, digest, step),
         )
-      : this.#budgetsInStore && offersBudgetedSave(store)
-        ? // One round trip: the store takes the budgets in the save, atomically.
-          await this.#reportingLimits(client, digest, () =>
-            save(async (key, record, options) => {
-              const result = await store.saveWithBudget(key, record, options, this.#limits.inStore(counters));
-              if (typeof result === 'boolean') return result;
-              throw this.#limits.refusal(counters[result.counter]!, result.msBeforeNext);
-            }),
-          )
-        : await this.#reportingLimits(client, digest, () => this.#limits.spend(counters, save, () => false));
+      : await this.#reportingLimits(client, digest, () => this.#saveUnder(counters, save));
     if (saved === null) {
       // Withheld by the app's hook: the same answer, after about as long as a sent link takes.
       await this.#sendTime.waitOut(started);
@@ -242,7 +232,7 @@ export class SignInService {
     };
     let result: RedeemResult;
     if (key && this.#budgetsInStore && offersBudgetedRedeem(store)) {
-      // One round trip: the store takes the points, redeems and gives them back on success, atomically.
+      // One round trip: the store checks the budgets and redeems atomically; a failed redeem costs a point.
       const budgeted = await this.#store(() => store.redeemWithBudget(key, options, this.#limits.inStore(counters)));
       if (budgeted.status === 'over_budget') throw this.#limits.refusal(counters[budgeted.counter]!, budgeted.msBeforeNext);
       result = budgeted;
@@ -300,6 +290,20 @@ export class SignInService {
   }
 
   /** Runs a budgeted step, reporting a spent budget as `limit_exceeded` before passing it on. */
+  /**
+   * Saves a link under the link request's budgets: in the save itself when the store keeps the
+   * counters and can (one round trip), else taken first and given back if the save fails.
+   */
+  #saveUnder<T>(counters: readonly Counter[], save: (saveRecord?: SaveRecord) => Promise<T>): Promise<T> {
+    const { store } = this.config;
+    if (!this.#budgetsInStore || !offersBudgetedSave(store)) return this.#limits.spend(counters, save, () => false);
+    return save(async (key, record, options) => {
+      const result = await store.saveWithBudget(key, record, options, this.#limits.inStore(counters));
+      if (typeof result === 'boolean') return result;
+      throw this.#limits.refusal(counters[result.counter]!, result.msBeforeNext);
+    });
+  }
+
   async #reportingLimits<T>(client: Client, digest: string | null, step: () => Promise<T>): Promise<T> {
     try {
       return await step();
