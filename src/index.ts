@@ -25,6 +25,7 @@ export type {
   ErrorEnvelope,
   LimitOptions,
   LinkData,
+  AttemptStatus,
   LinkIssued,
   LinkSent,
   Mailer,

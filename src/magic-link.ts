@@ -3,6 +3,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { normalizeOptions } from './config/options.js';
 import { assertKnownKeys, describe, dropUndefined } from './config/checks.js';
+import { attemptCookieOf, createAttemptCollectHandler, createAttemptStatusHandler } from './http/attempt.js';
 import { createConfirmFormHandler, createConfirmPageHandler } from './http/confirm-page.js';
 import { assertSameSite } from './http/cross-site.js';
 import { isRequestLike } from './http/error-handler.js';
@@ -11,10 +12,11 @@ import { clientOf } from './http/client.js';
 import { createRequestLinkHandler, parseLinkRequest, requestLinkFor } from './http/request-link.js';
 import { createExchangeHandler, createVerifyHandler } from './http/verify.js';
 import { normalizeEmail } from './sign-in/email.js';
+import { MagicLinkError } from './errors.js';
 import type { Client } from './sign-in/records.js';
 import { SignInService } from './sign-in/service.js';
 import type { TokenStore } from './stores/contract.js';
-import type { LinkData, LinkIssued, LinkSent, MagicLinkOptions, RequestLinkHandlerOptions } from './types.js';
+import type { AttemptStatus, LinkData, LinkIssued, LinkSent, MagicLinkOptions, RequestLinkHandlerOptions } from './types.js';
 
 /** A request handler as the factories return it: named, so it shows up in stack traces and profiles. */
 export type MagicLinkHandler = (req: Request, res: Response) => Promise<void>;
@@ -163,6 +165,42 @@ export class MagicLink {
   }
 
   /**
+   * With `crossDevice`: `GET` → 200 `{status, match}` for the asking browser's attempt (`pending`,
+   * `approved`, `expired`, `collected`), with `Retry-After` while it waits. Mount at `GET /v1/auth/attempt`.
+   */
+  attemptStatusHandler(...args: []): MagicLinkHandler {
+    return createAttemptStatusHandler(crossDevice(factoryOf(this, args, 'attemptStatusHandler'), 'attemptStatusHandler'));
+  }
+
+  /**
+   * With `crossDevice`: `POST` → 200 `{user}`, the asking browser signed in (session regenerated),
+   * once its attempt is approved on another device; 202 `{status: "pending"}` before. Only the
+   * browser holding the attempt's cookie can collect, once, within 60 s of the approval. An HTML
+   * form post is answered with a redirect. Mount at `POST /v1/auth/attempt`.
+   */
+  attemptCollectHandler(...args: []): MagicLinkHandler {
+    return createAttemptCollectHandler(sessionSignIn(crossDevice(factoryOf(this, args, 'attemptCollectHandler'), 'attemptCollectHandler')));
+  }
+
+  /**
+   * With `crossDevice`: this browser's attempt (from its cookie) for a page of your own, such as a
+   * "check your email" page rendered on the server; null when it holds none. Counts against the
+   * client's attempt budget like a poll.
+   */
+  async attempt(req: Request): Promise<AttemptStatus | null> {
+    const service = serviceOf(this);
+    if (!isRequestLike(req)) throw new TypeError('`magicLink.attempt(req)` needs the Express request.');
+    const cookie = attemptCookieOf(service, req);
+    if (!service.config.crossDevice || cookie === undefined) return null;
+    try {
+      return await service.attemptStatus(clientOf(req), cookie);
+    } catch (error) {
+      if (error instanceof MagicLinkError && error.code === 'magic_link_not_found') return null;
+      throw error;
+    }
+  }
+
+  /**
    * The handlers' login-CSRF check for a route of your own: refuses a cross-site POST
    * (`Sec-Fetch-Site: cross-site`, or an `Origin` other than `baseUrl`) with `cross_site_request`,
    * passed to `next()` for your error handler. `app.post('/login/email', magicLink.crossSiteGuard(), passport.authenticate('magic-link'))`.
@@ -205,6 +243,14 @@ function checkData(value: unknown, method: string): LinkData | undefined {
     );
   }
   return value as LinkData;
+}
+
+/** The attempt handlers need `crossDevice`: mounting one without it is a mistake worth a clear message. */
+function crossDevice(service: SignInService, name: string): SignInService {
+  if (!service.config.crossDevice) {
+    throw new TypeError(`\`magicLink.${name}()\` serves cross-device approval: turn it on with \`new MagicLink({ crossDevice: true, … })\`.`);
+  }
+  return service;
 }
 
 /** A handler that signs into the session: from now on the MagicLink's link requests need a session too. */

@@ -35,6 +35,12 @@ export type MagicLinkEvent = MagicLinkEventBase &
     | { readonly type: 'code_rejected'; readonly code: ErrorCode }
     /** `magicLink.revoke(email)` burnt the address's outstanding links and codes. */
     | { readonly type: 'links_revoked' }
+    /** Another device typed the right match number: the asking browser may now collect its sign-in. */
+    | { readonly type: 'attempt_approved' }
+    /** Another device typed a wrong number or said "Not me": link and attempt are burnt. */
+    | { readonly type: 'attempt_denied'; readonly reason: 'wrong_number' | 'not_me' }
+    /** The asking browser collected an approved attempt and is signed in. */
+    | { readonly type: 'attempt_collected' }
   );
 
 export type MagicLinkEventType = MagicLinkEvent['type'];
@@ -75,6 +81,11 @@ export interface LimitOptions {
    * links keep working. Scale it with your traffic. Default `1000`.
    */
   failedExchangesTotal?: number;
+  /**
+   * Polls and collects of cross-device attempts (`crossDevice`) from one client IP per window: a
+   * waiting tab polls every 2 s for as long as its link lives. Default `1200`.
+   */
+  attemptChecksPerIp?: number;
   /** Length of the counting window. Default `3600`. */
   windowSeconds?: number;
   /** How long a key stays refused once its budget is spent (at most 3600). Default `3600`. */
@@ -138,6 +149,14 @@ export interface MagicLinkOptions {
   revokeEarlierLinks?: boolean;
   /** A sign-in (by link or code) expires the email's other outstanding links and codes. Default `true`. */
   burnOtherLinksOnSignIn?: boolean;
+  /**
+   * Cross-device approval (SPEC §8, docs/cross-device.md): a link request from a browser starts an
+   * attempt, bound to that browser by a cookie, with a 2-digit match number shown only there
+   * (`data.match`); the confirm page in another browser can approve it when the number is typed,
+   * and the asking browser then signs in by itself (`attemptStatusHandler`, `attemptCollectHandler`).
+   * Default `false`.
+   */
+  crossDevice?: boolean;
   /**
    * Receives sign-in events (requested, sent, mail failed, limit exceeded, redeemed, rejected), with the
    * request id, the email's digest and the client IP key, never an address or a token. Called after the
@@ -253,6 +272,22 @@ export interface LinkSent {
   readonly sentAt: Date;
   /** The link's lifetime in seconds. */
   readonly expiresIn: number;
+  /**
+   * With `crossDevice`: the match number (10–99) to show on the asking screen only, never in a
+   * mail or a URL. Absent without `crossDevice`.
+   */
+  readonly match?: number;
+}
+
+/** The asking browser's cross-device attempt, as `magicLink.attempt(req)` and the status endpoint see it. */
+export interface AttemptStatus {
+  /**
+   * `pending`: waiting for the other device. `approved`: collect it now (within 60 s). `collected`:
+   * done. `expired`: the link expired, was used another way, or was denied.
+   */
+  readonly status: 'pending' | 'approved' | 'expired' | 'collected';
+  /** The match number, while it is still worth showing (pending). */
+  readonly match: number | null;
 }
 
 /** The exact body of every failure, keys in the documented order (SPEC §3). */

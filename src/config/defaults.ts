@@ -7,6 +7,7 @@ export const DEFAULT_LIMITS = Object.freeze({
   failedExchangesPerIp: 10,
   failedExchangesPerEmail: 20,
   failedExchangesTotal: 1000,
+  attemptChecksPerIp: 1200,
   windowSeconds: 3600,
   blockSeconds: 3600,
 });
@@ -22,6 +23,7 @@ export const DEFAULTS = Object.freeze({
   codeAttempts: 5,
   revokeEarlierLinks: false,
   burnOtherLinksOnSignIn: true,
+  crossDevice: false,
   mailTimeoutMs: 10_000,
   storeTimeoutMs: 1_000,
   waitForReplicas: 0,

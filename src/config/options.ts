@@ -32,6 +32,7 @@ export interface LimitsConfig {
   readonly failedExchangesPerIp: number;
   readonly failedExchangesPerEmail: number;
   readonly failedExchangesTotal: number;
+  readonly attemptChecksPerIp: number;
   readonly windowSeconds: number;
   readonly blockSeconds: number;
 }
@@ -54,6 +55,8 @@ export interface MagicLinkConfig {
   readonly codeAttempts: number;
   readonly revokeEarlierLinks: boolean;
   readonly burnOtherLinksOnSignIn: boolean;
+  /** Cross-device approval (SPEC §8). */
+  readonly crossDevice: boolean;
   readonly onEvent: MagicLinkOptions['onEvent'];
   readonly mailTimeoutMs: number;
   readonly storeTimeoutMs: number;
@@ -93,6 +96,7 @@ const KNOWN_KEYS = [
   'codeAttempts',
   'revokeEarlierLinks',
   'burnOtherLinksOnSignIn',
+  'crossDevice',
   'onEvent',
   'mailTimeoutMs',
   'storeTimeoutMs',
@@ -120,6 +124,7 @@ const BUDGET_KEYS = [
   'failedExchangesPerIp',
   'failedExchangesPerEmail',
   'failedExchangesTotal',
+  'attemptChecksPerIp',
 ] as const satisfies readonly (keyof LimitOptions)[];
 const LIMIT_KEYS = [...BUDGET_KEYS, 'windowSeconds', 'blockSeconds'] as const satisfies readonly (keyof LimitOptions)[];
 
@@ -249,7 +254,7 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   assertWholeNumber(given.mailTimeoutMs, WHERE, 'mailTimeoutMs', 1, 120_000);
   assertOptionalFunction(given.beforeSend, WHERE, 'beforeSend');
   assertWholeNumber(given.codeAttempts, WHERE, 'codeAttempts', 1, 100);
-  for (const key of ['revokeEarlierLinks', 'burnOtherLinksOnSignIn'] as const) {
+  for (const key of ['revokeEarlierLinks', 'burnOtherLinksOnSignIn', 'crossDevice'] as const) {
     if (given[key] !== undefined && typeof given[key] !== 'boolean') {
       throw new TypeError(`\`${WHERE}\` option \`${key}\` must be true or false; got ${describe(given[key])}.`);
     }
@@ -284,6 +289,11 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
   const baseUrl = new URL(given.baseUrl);
   const storeTimeoutMs = given.storeTimeoutMs ?? DEFAULTS.storeTimeoutMs;
   const store = given.store ?? defaultStore(given, storeTimeoutMs);
+  if (given.crossDevice === true && (typeof store.approve !== 'function' || typeof store.attempt !== 'function')) {
+    throw new TypeError(
+      `\`${WHERE}\` option \`crossDevice\` needs a store that keeps attempts (\`approve\` and \`attempt\` methods): the memory, Redis and PostgreSQL stores do.`,
+    );
+  }
   return Object.freeze({
     secrets: normalizeSecrets(given.secret, store.inProcess !== true),
     baseUrl,
@@ -298,6 +308,7 @@ export function normalizeOptions(options: MagicLinkOptions): MagicLinkConfig {
     codeAttempts: given.codeAttempts ?? DEFAULTS.codeAttempts,
     revokeEarlierLinks: given.revokeEarlierLinks ?? DEFAULTS.revokeEarlierLinks,
     burnOtherLinksOnSignIn: given.burnOtherLinksOnSignIn ?? DEFAULTS.burnOtherLinksOnSignIn,
+    crossDevice: given.crossDevice ?? DEFAULTS.crossDevice,
     onEvent: given.onEvent,
     mailTimeoutMs: given.mailTimeoutMs ?? DEFAULTS.mailTimeoutMs,
     storeTimeoutMs,

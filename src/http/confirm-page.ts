@@ -17,6 +17,8 @@ import { REPLAY_WINDOW_MS, type SignInService } from '../sign-in/service.js';
 import { readFormBody } from './body.js';
 import { clientOf } from './client.js';
 import { readCredential } from './credentials.js';
+import { attemptCookieOf } from './attempt.js';
+import { parseMatch } from '../sign-in/attempts.js';
 import { assertSameSite } from './cross-site.js';
 import { escapeHtml, page, scriptHash, setPageHeaders } from './html.js';
 import { reportFailure } from './respond.js';
@@ -102,27 +104,74 @@ function minutesText(ms: number): string {
 const PRESS_ONCE =
   "document.currentScript.previousElementSibling.addEventListener('submit',function(e){var b=e.target.querySelector('button');setTimeout(function(){b.disabled=true;b.textContent='Signing in…'},0)})";
 
-function hiddenForm(req: Request, token: string, cookieName: string, nonce: string, label: string): string {
-  return `<form method="post" action="${escapeHtml(req.baseUrl + req.path)}">
-<input type="hidden" name="token" value="${escapeHtml(token)}">
-<input type="hidden" name="page" value="${escapeHtml(cookieName)}">
-<input type="hidden" name="nonce" value="${escapeHtml(nonce)}">
-<p><button type="submit">${escapeHtml(label)}</button></p>
+/** The form's page binding: where it posts, the token, and this page load's cookie name and nonce. */
+interface PageForm {
+  readonly req: Request;
+  readonly token: string;
+  readonly cookieName: string;
+  readonly nonce: string;
+}
+
+function hiddenForm(form: PageForm, label: string, options: { action?: string; inner?: string; secondary?: boolean } = {}): string {
+  return `<form method="post" action="${escapeHtml(form.req.baseUrl + form.req.path)}">
+<input type="hidden" name="token" value="${escapeHtml(form.token)}">
+<input type="hidden" name="page" value="${escapeHtml(form.cookieName)}">
+<input type="hidden" name="nonce" value="${escapeHtml(form.nonce)}">
+${options.action ? `<input type="hidden" name="action" value="${options.action}">\n` : ''}${options.inner ?? ''}<p><button type="submit"${options.secondary ? ' class="secondary"' : ''}>${escapeHtml(label)}</button></p>
 </form><script>${PRESS_ONCE}</script>`;
 }
 
-function confirmForm(service: SignInService, req: Request, token: string, content: LinkContent, expiresAt: number, cookieName: string, nonce: string): string {
+function confirmForm(service: SignInService, form: PageForm, content: LinkContent, expiresAt: number): string {
   return `<h1>Sign in to ${escapeHtml(service.config.appName)}</h1>
 <p>You are signing in as <strong>${escapeHtml(maskEmail(content.email))}</strong>.</p>
-${hiddenForm(req, token, cookieName, nonce, 'Sign in')}
+${hiddenForm(form, 'Sign in')}
 <p class="muted">This link works once and expires in about ${minutesText(expiresAt - service.config.now())}. If you did not ask to sign in, close this page.</p>`;
 }
 
+/**
+ * In a browser other than the one that asked (SPEC §8): approve the asking device with the number
+ * its screen shows, sign in here instead, or say it was not you. The number is never on this page.
+ */
+function crossDeviceForm(service: SignInService, form: PageForm, content: LinkContent, expiresAt: number, wrongShape = false): string {
+  const asked = content.asked;
+  const when = asked ? `${minutesText(Math.max(1000, service.config.now() - asked.at))} ago` : 'recently';
+  const error = wrongShape ? '<p id="match-error" class="error" role="alert">Type the 2-digit number that the other device shows.</p>\n' : '';
+  const matchField = `<label for="match">Number shown on the other device</label>
+${error}<input id="match" name="match" type="text" inputmode="numeric" pattern="[0-9]*" maxlength="2" autocomplete="off" required${wrongShape ? ' aria-invalid="true" aria-describedby="match-error" autofocus' : ''}>
+`;
+  return `<h1>Sign in to ${escapeHtml(service.config.appName)}</h1>
+<p>A sign-in as <strong>${escapeHtml(maskEmail(content.email))}</strong> was asked for ${when} from <strong>${escapeHtml(asked?.from ?? 'another browser')}</strong>.</p>
+<h2>Approve the other device</h2>
+<p>Approving signs in the device that asked, not this one. Type the number it shows: a wrong number cancels this link.</p>
+${hiddenForm(form, 'Approve the other device', { action: 'approve', inner: matchField })}
+<h2>Or sign in on this device</h2>
+${hiddenForm(form, 'Sign in on this device', { action: 'sign_in' })}
+<h2>Didn't ask to sign in?</h2>
+${hiddenForm(form, 'Not me: cancel this sign-in', { action: 'deny', secondary: true })}
+<p class="muted">This link works once and expires in about ${minutesText(expiresAt - service.config.now())}.</p>`;
+}
+
+function approvalDone(outcome: 'approved' | 'wrong_number' | 'not_me'): { title: string; body: string } {
+  if (outcome === 'approved') {
+    return {
+      title: 'Approved',
+      body: `<h1>Approved</h1>
+<p>The other device is signing in now. You are not signed in on this device; you can close this page.</p>`,
+    };
+  }
+  const why = outcome === 'wrong_number' ? "That number didn't match the other device, so" : 'You said it was not you, so';
+  return {
+    title: 'Sign-in cancelled',
+    body: `<h1>Sign-in cancelled</h1>
+<p>${why} this link no longer works and nobody was signed in with it. If it was you, ask for a new link on the device you want to use.</p>`,
+  };
+}
+
 /** The session could not be saved after the redeem: the same form again, which replays the redeem for this browser. */
-function notFinished(req: Request, token: string, cookieName: string, nonce: string): string {
+function notFinished(form: PageForm): string {
   return `<h1>You're not signed in yet</h1>
 <p>Your link worked, but we could not save your sign-in. It still works in this browser for the next ${minutesText(REPLAY_WINDOW_MS)}: try again in a moment.</p>
-${hiddenForm(req, token, cookieName, nonce, 'Try again')}`;
+${hiddenForm(form, 'Try again')}`;
 }
 
 function failurePage(service: SignInService, error: MagicLinkError, requestId: string): string {
@@ -185,8 +234,11 @@ export function createConfirmPageHandler(service: SignInService) {
       const name = randomBytes(6).toString('base64url');
       const secret = randomBytes(32).toString('base64url');
       setConfirmCookie(service, req, res, name, secret);
-      const form = confirmForm(service, req, token, state.content, state.expiresAt, name, service.browserDigest('nonce', secret));
-      sendPage(res, 200, `Sign in to ${service.config.appName}`, form);
+      const form = { req, token, cookieName: name, nonce: service.browserDigest('nonce', secret) };
+      // The asking browser signs in as ever; another one may approve it instead.
+      const otherDevice = state.attemptCheck !== null && !service.isAskingBrowser(token, state.attemptCheck, attemptCookieOf(service, req));
+      const body = otherDevice ? crossDeviceForm(service, form, state.content, state.expiresAt) : confirmForm(service, form, state.content, state.expiresAt);
+      sendPage(res, 200, `Sign in to ${service.config.appName}`, body);
     } catch (error) {
       sendFailurePage(service, req, res, error);
     }
@@ -204,6 +256,25 @@ function pressingSecret(service: SignInService, body: Record<string, unknown>, s
   return secret;
 }
 
+/** Fields of the confirm form besides the token. */
+const FORM_FIELDS = new Set(['page', 'nonce', 'action', 'match']);
+
+/** Approve (`typed`: the number field) or "Not me" (null), from a browser other than the asking one. */
+async function answerOtherDevice(service: SignInService, res: Response, form: PageForm, typed: unknown): Promise<void> {
+  const client = clientOf(form.req);
+  const match = typed === null ? null : parseMatch(typed);
+  if (typed !== null && match === null) {
+    // Not two digits: nothing is spent; the same page again, saying what to type.
+    const state = await service.inspect(client, form.token);
+    if (state.status !== 'valid') throw new MagicLinkError(REDEEM_CODES[state.status]);
+    sendPage(res, 422, `Sign in to ${service.config.appName}`, crossDeviceForm(service, form, state.content, state.expiresAt, true));
+    return;
+  }
+  const outcome = await service.approve(client, form.token, match);
+  const done = approvalDone(outcome === 'approved' ? 'approved' : match === null ? 'not_me' : 'wrong_number');
+  sendPage(res, 200, done.title, done.body);
+}
+
 export function createConfirmFormHandler(service: SignInService) {
   const { config } = service;
   return async function confirmFormMiddleware(req: Request, res: Response): Promise<void> {
@@ -212,10 +283,16 @@ export function createConfirmFormHandler(service: SignInService) {
       assertSameSite(req, config.baseUrl.origin);
       if (!hasSession(req)) throw missingSession('magicLink.confirmFormHandler()');
       const body = await readFormBody(req, res);
-      const credential = readCredential(Object.fromEntries(Object.entries(body).filter(([key]) => key !== 'page' && key !== 'nonce')), 'token');
+      const credential = readCredential(Object.fromEntries(Object.entries(body).filter(([key]) => !FORM_FIELDS.has(key))), 'token');
       if (credential instanceof MagicLinkError) throw credential;
       const secrets = browserSecrets(service, req);
       const pressing = pressingSecret(service, body, secrets);
+      const form = { req, token: String(body.token), cookieName: String(body.page), nonce: String(body.nonce) };
+      if ((body.action === 'approve' || body.action === 'deny') && 'token' in credential) {
+        await answerOtherDevice(service, res, form, body.action === 'deny' ? null : body.match);
+        return;
+      }
+      if (body.action !== undefined && body.action !== 'sign_in') throw new MagicLinkError('validation_error');
       // The pressing page's secret is kept with the redeem; any page of this browser may replay it.
       const others = [...secrets.values()].filter((secret) => secret !== pressing);
       const client = clientOf(req);
@@ -238,7 +315,7 @@ export function createConfirmFormHandler(service: SignInService) {
         // Redeemed, but the session store failed: say so, and let this browser replay its redeem.
         reportFailure(config.onError, req, res, error);
         res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
-        sendPage(res, 503, 'Not signed in yet', notFinished(req, String(body.token), String(body.page), String(body.nonce)));
+        sendPage(res, 503, 'Not signed in yet', notFinished(form));
         return;
       }
       res.setHeader('Cache-Control', 'no-store');

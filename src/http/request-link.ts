@@ -8,6 +8,7 @@ import type { SignInService } from '../sign-in/service.js';
 import type { LinkSent } from '../types.js';
 import { invalidEmail, MAX_EMAIL_FIELD, readFormBody, readJsonBody, readStringField, validationError } from './body.js';
 import { clientOf } from './client.js';
+import { askerOf, setAttemptCookie } from './attempt.js';
 import { assertSameSite } from './cross-site.js';
 import { reportFailure, sendError, sendSuccess } from './respond.js';
 import { hasSession, missingSessionForLink } from './session.js';
@@ -43,8 +44,17 @@ export function parseLinkRequest(body: Record<string, unknown>, service: SignInS
  */
 export async function requestLinkFor(service: SignInService, req: Request, fields: Record<string, unknown>, extras?: LinkExtras): Promise<LinkSent> {
   const { email, redirect } = parseLinkRequest(fields, service);
-  const issued = await service.requestLink(clientOf(req), email, redirect, req, extras);
-  return { email: issued.email, expiresAt: new Date(issued.expiresAt), sentAt: new Date(issued.sentAt), expiresIn: issued.ttlSeconds };
+  // Express hands every request its response: a cross-device attempt's cookie goes on it.
+  const res = (req as { res?: Response }).res;
+  const issued = await service.requestLink(clientOf(req), email, redirect, req, extras, askerOf(service, res, req));
+  if (issued.attempt && res) setAttemptCookie(service, res, issued.attempt, issued.ttlSeconds);
+  return {
+    email: issued.email,
+    expiresAt: new Date(issued.expiresAt),
+    sentAt: new Date(issued.sentAt),
+    expiresIn: issued.ttlSeconds,
+    ...(issued.attempt ? { match: issued.attempt.match } : {}),
+  };
 }
 
 /** A plain HTML form (`<form method="post">`, urlencoded) is answered with a page to go to, not JSON. */
@@ -75,6 +85,7 @@ export function createRequestLinkHandler(service: SignInService, options: { sess
         expires_at: isoSeconds(sent.expiresAt.getTime()),
         expires_in: sent.expiresIn,
         sent_at: isoSeconds(sent.sentAt.getTime()),
+        ...(sent.match === undefined ? {} : { match: sent.match }),
       });
     } catch (error) {
       const failure = reportFailure(service.config.onError, req, res, error);

@@ -1,6 +1,6 @@
 // Storing a new link: draw a code, derive the token from its digest, seal the record, save it.
 import type { MagicLinkConfig } from '../config/options.js';
-import type { SaveOptions, TokenKey, TokenRecord } from '../stores/contract.js';
+import type { AttemptFields, SaveOptions, TokenKey, TokenRecord } from '../stores/contract.js';
 import { emailKeyOf, newCode, newToken, seal, tagOfEmailDigest, type Keyring } from './tokens.js';
 
 /**
@@ -13,9 +13,11 @@ const SAVE_ATTEMPTS = 10;
 export interface NewLink {
   readonly email: string;
   readonly digest: string;
-  readonly sealed: { readonly redirect: string | null; readonly data: string | undefined };
+  readonly sealed: { readonly redirect: string | null; readonly data: string | undefined; readonly attempt?: string | undefined };
   readonly now: number;
   readonly expiresAt: number;
+  /** The cross-device attempt to save with the link, made for its tag and id once they are drawn. */
+  readonly attempt?: ((tag: string, id: string) => AttemptFields) | undefined;
 }
 
 /** Stores one record: `true` saved, `false` the id is taken (draw again). Default: the store's `save`. */
@@ -31,7 +33,7 @@ export async function saveLink(
   link: NewLink,
   saveRecord: SaveRecord = (key, record, options) => config.store.save(key, record, options),
 ): Promise<{ token: string; code: string; key: TokenKey }> {
-  const { email, digest, sealed, now, expiresAt } = link;
+  const { email, digest, sealed, now, expiresAt, attempt: attemptFor } = link;
   const tag = tagOfEmailDigest(digest);
   for (let attempt = 1; ; attempt++) {
     const code = newCode();
@@ -43,6 +45,7 @@ export async function saveLink(
       expiresAt,
       retainUntil: expiresAt + config.retentionSeconds * 1000,
       usedAt: null,
+      ...(attemptFor ? { attempt: attemptFor(key.tag, key.id) } : {}),
     };
     if (await saveRecord(key, record, { now, revokeOthers: config.revokeEarlierLinks })) return { token, code, key };
     if (attempt === SAVE_ATTEMPTS) throw new Error(`the token store refused ${SAVE_ATTEMPTS} fresh codes in a row`);

@@ -51,6 +51,8 @@ export class Limits {
   readonly #exchangeIpWide: RateLimiterAbstract;
   readonly #exchangeEmail: RateLimiterAbstract;
   readonly #exchangeTotal: RateLimiterAbstract;
+  readonly #attemptIp: RateLimiterAbstract;
+  readonly #attemptIpWide: RateLimiterAbstract;
 
   /** `timeoutMs` bounds each limiter call; null for in-process limiters, which cannot hang. */
   constructor(limits: LimitsConfig, create: LimiterFactory, timeoutMs: number | null) {
@@ -66,6 +68,8 @@ export class Limits {
     this.#exchangeIpWide = build('exchange-ipw', limits.failedExchangesPerIp * WIDE_PREFIX_FACTOR);
     this.#exchangeEmail = build('exchange-email', limits.failedExchangesPerEmail);
     this.#exchangeTotal = build('exchange-all', limits.failedExchangesTotal);
+    this.#attemptIp = build('attempt-ip', limits.attemptChecksPerIp);
+    this.#attemptIpWide = build('attempt-ipw', limits.attemptChecksPerIp * WIDE_PREFIX_FACTOR);
   }
 
   /**
@@ -90,6 +94,11 @@ export class Limits {
     const counters = this.#ip(client, this.#exchangeIp, this.#exchangeIpWide, refusal);
     counters.push({ limiter: this.#exchangeEmail, key: emailDigest, refusal }, { limiter: this.#exchangeTotal, key: 'all', refusal });
     return counters;
+  }
+
+  /** Polls and collects of cross-device attempts from one client: each costs a point. */
+  attemptCheck(client: ClientKeys): Counter[] {
+    return this.#ip(client, this.#attemptIp, this.#attemptIpWide, 'magic_link_ip_limit_exceeded');
   }
 
   /**

@@ -12,11 +12,20 @@ export interface LinkContent {
   readonly redirect: string | null;
   /** The app's data sealed with the link (`magicLink.requestLink(req, { data })`); a code cannot open it. */
   readonly data?: LinkData | undefined;
+  /** With a cross-device attempt: when the link was asked for, and from what kind of browser. */
+  readonly asked?: { readonly at: number; readonly from: string } | undefined;
 }
 
 /** A link as the confirm page sees it, without consuming it. */
 export type LinkState =
-  { readonly status: 'valid' | 'already_used' | 'expired'; readonly content: LinkContent; readonly expiresAt: number } | { readonly status: 'not_found' };
+  | {
+      readonly status: 'valid' | 'already_used' | 'expired';
+      readonly content: LinkContent;
+      readonly expiresAt: number;
+      /** The digest that names the asking browser of the link's cross-device attempt; null without one. */
+      readonly attemptCheck: string | null;
+    }
+  | { readonly status: 'not_found' };
 
 /** The catalogue code of each way a redeem can fail. */
 export const REDEEM_CODES = {
@@ -28,7 +37,34 @@ export const REDEEM_CODES = {
 /** Opens a record with its token; null when the token did not seal it. */
 export function openRecord(digestOf: (email: string) => string, token: string, record: TokenRecord): LinkContent | null {
   const content = unseal(token, record.sealed);
-  return content && { email: content.email, emailDigest: digestOf(content.email), redirect: content.redirect, data: parseData(content.data) };
+  return (
+    content && {
+      email: content.email,
+      emailDigest: digestOf(content.email),
+      redirect: content.redirect,
+      data: parseData(content.data),
+      asked: parseAsked(content.attempt),
+    }
+  );
+}
+
+/** What a cross-device attempt opens to with the asking browser's secret; null when it did not seal it. */
+export function openAttempt(
+  secret: string,
+  sealed: string,
+): { email: string; redirect: string | null; data: LinkData | undefined; match: number | null } | null {
+  const content = unseal(secret, sealed);
+  if (!content) return null;
+  const match = Number(content.attempt);
+  return { email: content.email, redirect: content.redirect, data: parseData(content.data), match: Number.isInteger(match) ? match : null };
+}
+
+/** `<ms>:<browser family>`, as the link request sealed it. */
+function parseAsked(text: string | undefined): LinkContent['asked'] {
+  const sep = text?.indexOf(':') ?? -1;
+  if (text === undefined || sep <= 0) return undefined;
+  const at = Number(text.slice(0, sep));
+  return Number.isFinite(at) ? { at, from: text.slice(sep + 1) } : undefined;
 }
 
 /** Sealed data is ours (written by `requestLink`), so it parses; anything else reads as none. */

@@ -6,14 +6,25 @@ import type { Request } from 'express';
 import type { MagicLinkConfig } from '../config/options.js';
 import { isLimitCode, MagicLinkError, type ErrorCode } from '../errors.js';
 import { offersBudgetedRedeem, offersBudgetedSave } from '../stores/capabilities.js';
-import type { ExchangeResult, RedeemOptions, RedeemResult } from '../stores/contract.js';
+import type { AttemptKey, AttemptOptions, AttemptRecord, ExchangeResult, RedeemOptions, RedeemResult } from '../stores/contract.js';
 import type { MagicLinkEventType, SignInDetails, VerifyCallback } from '../types.js';
+import {
+  attemptCookieValue,
+  attemptStatusOf,
+  COLLECT_WINDOW_MS,
+  matchInput,
+  newAttempt,
+  parseAttemptCookie,
+  type AttemptStatusName,
+  type NewAttempt,
+} from './attempts.js';
 import { clientIpKeys } from './client-ip.js';
 import { withDeadline } from './deadline.js';
 import { mailboxOf } from './email.js';
 import { emitEvent, type EventFields } from './events.js';
 import { Limits, memoryLimiter, unavailable, type ClientKeys, type Counter } from './limits.js';
 import {
+  openAttempt,
   openRecord,
   REDEEM_CODES,
   type Client,
@@ -26,10 +37,30 @@ import {
 } from './records.js';
 import { saveLink, type SaveRecord } from './issue.js';
 import { askBeforeSend, assertDomainAllowed, gated, SendTime } from './policy.js';
-import { emailKeyOf, isWellFormedCode, isWellFormedToken, Keyring, tagOfEmailDigest } from './tokens.js';
+import { emailKeyOf, isWellFormedCode, isWellFormedToken, Keyring, seal, tagOfEmailDigest, TAG_LENGTH } from './tokens.js';
+import { randomBytesFromPool } from './random-pool.js';
+
+/** A hash tag for an attempt cookie that names no link (a withheld one). */
+function randomTag(): string {
+  return randomBytesFromPool(3).toString('base64url').slice(0, TAG_LENGTH);
+}
 
 /** How long the browser that redeemed a link may present it again and still end signed in. */
 export const REPLAY_WINDOW_MS = 120_000;
+
+/** Who asked for a link, when it may start a cross-device attempt: the kind of browser it is. */
+export interface Asker {
+  readonly from: string;
+}
+
+/** A started attempt, for the asking browser: its cookie's value and the number to show. */
+export interface StartedAttempt {
+  readonly cookie: string;
+  readonly match: number;
+}
+
+/** What a collect came to: signed in (or refused, or a fault), or not approved yet. */
+export type CollectResult = SignInResult | { readonly kind: 'pending' };
 
 type Redeemed = { readonly ok: true; readonly content: LinkContent; readonly replayed: boolean } | { readonly ok: false; readonly code: ErrorCode };
 
@@ -73,7 +104,14 @@ export class SignInService {
    * and mails them. A mail failure deletes both; the email's points come back only when the mailer
    * surely did not send (it rejected; a timeout may still deliver).
    */
-  async requestLink(client: Client, email: string, redirect: string | null, request: Request, extras: LinkExtras = {}): Promise<IssuedLink> {
+  async requestLink(
+    client: Client,
+    email: string,
+    redirect: string | null,
+    request: Request,
+    extras: LinkExtras = {},
+    asker: Asker | null = null,
+  ): Promise<IssuedLink & { attempt?: StartedAttempt }> {
     const { config } = this;
     assertDomainAllowed(config.domains, email);
     const digest = this.#keyring.emailDigest(email);
@@ -83,7 +121,7 @@ export class SignInService {
     const mailboxKey = emailKeyOf(mailbox === email ? digest : this.#keyring.emailDigest(mailbox));
     const counters = this.#limits.linkRequest(this.clientKeys(client), mailboxKey);
     this.#emit('link_requested', {}, client, digest);
-    const { ttlSeconds, expiresAt, save } = this.#newLink(email, digest, redirect, extras);
+    const { ttlSeconds, expiresAt, save, attempt } = this.#newLink(email, digest, redirect, extras, asker);
     const started = performance.now();
     const saved = config.beforeSend
       ? await gated(
@@ -98,7 +136,12 @@ export class SignInService {
       // Withheld by the app's hook: the same answer, after about as long as a sent link takes.
       await this.#sendTime.waitOut(started);
       this.#emit('link_withheld', {}, client, digest);
-      return { email, expiresAt, sentAt: config.now(), ttlSeconds };
+      // An attempt too, on no link: its poll reads pending, as a real one's does until approved.
+      const decoy = attempt && {
+        cookie: attemptCookieValue(randomTag(), randomBytesFromPool(8).toString('base64url').slice(0, 11), attempt.secret),
+        match: attempt.match,
+      };
+      return { email, expiresAt, sentAt: config.now(), ttlSeconds, ...(decoy ? { attempt: decoy } : {}) };
     }
 
     const url = this.#urlOf(saved.token);
@@ -115,7 +158,8 @@ export class SignInService {
     }
     this.#emit('link_sent', {}, client, digest);
     this.#sendTime.record(started);
-    return { email, expiresAt, sentAt: config.now(), ttlSeconds };
+    const made = attempt && { cookie: attemptCookieValue(saved.key.tag, saved.key.id, attempt.secret), match: attempt.match };
+    return { email, expiresAt, sentAt: config.now(), ttlSeconds, ...(made ? { attempt: made } : {}) };
   }
 
   /**
@@ -124,7 +168,7 @@ export class SignInService {
    */
   async issueLink(email: string, redirect: string | null, extras: LinkExtras = {}): Promise<{ url: string; code: string; expiresAt: number }> {
     assertDomainAllowed(this.config.domains, email);
-    const { expiresAt, save } = this.#newLink(email, this.#keyring.emailDigest(email), redirect, extras);
+    const { expiresAt, save } = this.#newLink(email, this.#keyring.emailDigest(email), redirect, extras, null);
     const saved = await save();
     return { url: this.#urlOf(saved.token), code: saved.code, expiresAt };
   }
@@ -144,14 +188,25 @@ export class SignInService {
     this.#emit('links_revoked', {}, client, digest);
   }
 
-  #newLink(email: string, digest: string, redirect: string | null, extras: LinkExtras) {
+  #newLink(email: string, digest: string, redirect: string | null, extras: LinkExtras, asker: Asker | null) {
     const issuedAt = this.config.now();
     const ttlSeconds = extras.ttlSeconds ?? this.config.ttlSeconds;
     const expiresAt = issuedAt + ttlSeconds * 1000;
-    const sealed = { redirect, data: extras.data === undefined ? undefined : JSON.stringify(extras.data) };
-    const save = (saveRecord?: SaveRecord) =>
-      this.#store(() => saveLink(this.config, this.#keyring, { email, digest, sealed, now: issuedAt, expiresAt }, saveRecord));
-    return { ttlSeconds, expiresAt, save };
+    const data = extras.data === undefined ? undefined : JSON.stringify(extras.data);
+    const attempt: NewAttempt | null = asker && this.config.crossDevice ? newAttempt() : null;
+    // The link tells the approving device when and from what kind of browser it was asked; the
+    // attempt opens, for the asking browser alone, to the address it signs in and its number.
+    const sealed = { redirect, data, ...(attempt && asker ? { attempt: `${issuedAt}:${asker.from}` } : {}) };
+    const attemptFields =
+      attempt &&
+      ((tag: string, id: string) => ({
+        check: this.#keyring.browserDigest('attempt', attempt.secret),
+        match: this.#keyring.browserDigest('match', matchInput(tag, id, attempt.match)),
+        sealed: seal(attempt.secret, { email, redirect, data, attempt: String(attempt.match) }),
+      }));
+    const link = { email, digest, sealed, now: issuedAt, expiresAt, attempt: attemptFields ?? undefined };
+    const save = (saveRecord?: SaveRecord) => this.#store(() => saveLink(this.config, this.#keyring, link, saveRecord));
+    return { ttlSeconds, expiresAt, save, attempt };
   }
 
   #urlOf(token: string): string {
@@ -210,6 +265,124 @@ export class SignInService {
     if (!user) return this.#refuse(client, via, new MagicLinkError('account_not_found'), content.emailDigest);
     this.#emit(via === 'code' ? 'code_redeemed' : 'link_redeemed', {}, client, content.emailDigest);
     return { kind: 'success', user, info: { method: via, redirect: content.redirect, emailDigest: content.emailDigest, replayed } };
+  }
+
+  /** Whether the attempt cookie this browser holds is the one that asked for the link `token` opens. */
+  isAskingBrowser(token: string, attemptCheck: string, cookie: string | undefined): boolean {
+    const parts = parseAttemptCookie(cookie);
+    return parts !== null && token.startsWith(parts.tag + parts.id) && this.#keyring.browserDigest('attempt', parts.secret) === attemptCheck;
+  }
+
+  /**
+   * The approving device's answer for a link's cross-device attempt: `typed` the number the person
+   * typed (null: "Not me"). A right number approves (the link is used, nobody signed in here); a
+   * wrong one or none burns link and attempt. A wrong number costs a point of the address's
+   * wrong-code budgets, as a wrong code does, and a spent budget refuses even a right number.
+   */
+  async approve(client: Client, token: string, typed: number | null): Promise<'approved' | 'denied'> {
+    const state = await this.inspect(client, token);
+    if (state.status === 'not_found') throw new MagicLinkError('magic_link_not_found');
+    if (state.status !== 'valid') throw new MagicLinkError(REDEEM_CODES[state.status]);
+    if (state.attemptCheck === null) throw new MagicLinkError('magic_link_not_found');
+    const { config } = this;
+    const key = this.#keyring.tokenKey(token);
+    const digest = state.content.emailDigest;
+    const counters = typed === null ? [] : this.#limits.failedExchange(this.clientKeys(client), digest);
+    const options = {
+      now: config.now(),
+      burnOthers: config.burnOtherLinksOnSignIn,
+      linkTtlMs: config.maxTtlSeconds * 1000,
+      match: typed === null ? null : this.#keyring.browserDigest('match', matchInput(key.tag, key.id, typed)),
+    };
+    const result = await this.#reportingLimits(client, digest, () =>
+      this.#limits.spend(
+        counters,
+        () => this.#store(() => config.store.approve!(key, options)),
+        (outcome) => outcome.status !== 'denied',
+      ),
+    );
+    if (result.status === 'approved') {
+      this.#emit('attempt_approved', {}, client, digest);
+      return 'approved';
+    }
+    if (result.status === 'denied') {
+      this.#emit('attempt_denied', { reason: typed === null ? 'not_me' : 'wrong_number' }, client, digest);
+      return 'denied';
+    }
+    throw new MagicLinkError(REDEEM_CODES[result.status]);
+  }
+
+  /**
+   * The asking browser's attempt as it reads now, with its number while pending. A well-formed
+   * cookie naming no attempt reads as pending: a withheld link (\`beforeSend\`) must look sent.
+   */
+  async attemptStatus(client: Client, cookie: string | undefined): Promise<{ status: AttemptStatusName; match: number | null }> {
+    const parts = parseAttemptCookie(cookie);
+    if (parts === null) throw new MagicLinkError('magic_link_not_found');
+    const record = await this.#attempt(client, parts, 'read');
+    if (record === null) return { status: 'pending', match: null };
+    const status = attemptStatusOf(record, this.config.now());
+    return { status, match: status === 'pending' ? (openAttempt(parts.secret, record.sealed)?.match ?? null) : null };
+  }
+
+  /**
+   * Collects an approved attempt for the asking browser, exactly once: the user as the verify
+   * callback finds them, to sign into this browser's session (a fault afterwards: `release`).
+   */
+  async collect(client: Client, cookie: string | undefined, request: Request): Promise<CollectResult> {
+    const verify = this.#verify;
+    if (verify === undefined) return this.signIn(client, { token: '' }, request);
+    const parts = parseAttemptCookie(cookie);
+    const fail = (code: ErrorCode): SignInResult => this.#refuse(client, 'link', new MagicLinkError(code), null);
+    if (parts === null) return fail('magic_link_not_found');
+    let record: AttemptRecord | null;
+    try {
+      record = await this.#attempt(client, parts, 'collect');
+    } catch (error) {
+      const failure = error instanceof MagicLinkError ? error : unavailable(error);
+      return failure.status >= 500 ? { kind: 'error', error: failure } : this.#refuse(client, 'link', failure, null);
+    }
+    if (record === null) return { kind: 'pending' };
+    if (!record.taken) {
+      const status = attemptStatusOf(record, this.config.now());
+      if (status === 'pending') return { kind: 'pending' };
+      return fail(status === 'collected' || status === 'approved' ? 'magic_link_already_used' : 'magic_link_expired');
+    }
+    const opened = openAttempt(parts.secret, record.sealed);
+    if (opened === null) return fail('magic_link_not_found');
+    const digest = this.#keyring.emailDigest(opened.email);
+    let user: Express.User | false | null | undefined;
+    try {
+      user = await verify(opened.email, request, { via: 'link', data: opened.data } satisfies SignInDetails);
+    } catch (error) {
+      await this.release(cookie).catch(() => undefined);
+      return { kind: 'error', error: error instanceof Error ? error : new Error(String(error)) };
+    }
+    if (!user) return this.#refuse(client, 'link', new MagicLinkError('account_not_found'), digest);
+    this.#emit('attempt_collected', {}, client, digest);
+    return { kind: 'success', user, info: { method: 'link', redirect: opened.redirect, emailDigest: digest, replayed: false } };
+  }
+
+  /** A collected attempt whose session could not be saved: collectable again, so the person is not stranded. */
+  async release(cookie: string | undefined): Promise<void> {
+    const parts = parseAttemptCookie(cookie);
+    if (parts === null) return;
+    const key: AttemptKey = { tag: parts.tag, id: parts.id, check: this.#keyring.browserDigest('attempt', parts.secret) };
+    await this.#store(() => this.config.store.attempt!(key, { now: this.config.now(), step: 'release', collectWindowMs: COLLECT_WINDOW_MS }));
+  }
+
+  /** One poll or collect, on the client's attempt budget (every call costs a point). */
+  #attempt(client: Client, parts: { tag: string; id: string; secret: string }, step: AttemptOptions['step']): Promise<AttemptRecord | null> {
+    const { config } = this;
+    const key: AttemptKey = { tag: parts.tag, id: parts.id, check: this.#keyring.browserDigest('attempt', parts.secret) };
+    const counters = this.#limits.attemptCheck(this.clientKeys(client));
+    return this.#reportingLimits(client, null, () =>
+      this.#limits.spend(
+        counters,
+        () => this.#store(() => config.store.attempt!(key, { now: config.now(), step, collectWindowMs: COLLECT_WINDOW_MS })),
+        () => false,
+      ),
+    );
   }
 
   /** The keyed digest of a browser secret, for the confirm form's nonce and its redeem binding. */
@@ -279,7 +452,7 @@ export class SignInService {
     const content = record && openRecord((email) => this.#keyring.emailDigest(email), token, record);
     if (!record || !content) return { status: 'not_found' };
     const status = record.usedAt !== null ? 'already_used' : now >= record.expiresAt ? 'expired' : 'valid';
-    return { status, content, expiresAt: record.expiresAt };
+    return { status, content, expiresAt: record.expiresAt, attemptCheck: record.attempt?.check ?? null };
   }
 
   /** A refusal, reported as its event: a spent budget as `limit_exceeded`, anything else as rejected. */

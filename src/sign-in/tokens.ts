@@ -78,8 +78,11 @@ export class Keyring {
     };
   }
 
-  /** A value derived from a browser's secret for one purpose (form nonce, redemption binding). */
-  browserDigest(purpose: 'nonce' | 'binding', browserSecret: string): string {
+  /**
+   * A value derived from a browser's secret for one purpose: the confirm form's nonce, a redeem's
+   * binding, a cross-device attempt's check, and its match number (`<secret>\0<number>`).
+   */
+  browserDigest(purpose: 'nonce' | 'binding' | 'attempt' | 'match', browserSecret: string): string {
     return this.#mac(0, purpose, browserSecret).subarray(0, 16).toString('base64url');
   }
 }
@@ -118,6 +121,11 @@ export interface SealedContent {
   redirect: string | null;
   /** The app's data for this link, as JSON (no raw newline: JSON escapes them). */
   data?: string | undefined;
+  /**
+   * A cross-device attempt's details, no newline: sealed with the link, when and from what kind of
+   * browser it was asked (`<ms>:<family>`); sealed with the attempt, its match number.
+   */
+  attempt?: string | undefined;
 }
 
 function sealKey(token: string): Buffer {
@@ -142,7 +150,8 @@ function padded(text: string): Buffer {
 export function seal(token: string, content: SealedContent): string {
   const cipher = createCipheriv('aes-256-gcm', sealKey(token), NONCE, { authTagLength: TAG_BYTES });
   // No part can hold a newline: emails and redirects with control characters are refused, JSON escapes them.
-  const text = `${content.email}\n${content.redirect ?? ''}${content.data === undefined ? '' : `\n${content.data}`}`;
+  const tail = content.attempt === undefined ? (content.data === undefined ? [] : [content.data]) : [content.data ?? '', content.attempt];
+  const text = [content.email, content.redirect ?? '', ...tail].join('\n');
   const body = Buffer.concat([cipher.update(padded(text)), cipher.final()]);
   return Buffer.concat([body, cipher.getAuthTag()]).toString('base64url');
 }
@@ -159,9 +168,15 @@ export function unseal(token: string, sealed: string): SealedContent | null {
     const text = (end === -1 ? plain : plain.subarray(0, end)).toString('utf8');
     const newline = text.indexOf('\n');
     if (newline <= 0) return null;
-    // email \n redirect [\n data]: records sealed before data existed have no second newline.
-    const [redirect = '', data] = text.slice(newline + 1).split('\n', 2);
-    return { email: text.slice(0, newline), redirect: redirect === '' ? null : redirect, ...(data === undefined ? {} : { data }) };
+    // email \n redirect [\n data [\n attempt]]: records sealed before data existed have no second
+    // newline; data is empty (never valid JSON) when an attempt follows without any.
+    const [redirect = '', data, attempt] = text.slice(newline + 1).split('\n', 3);
+    return {
+      email: text.slice(0, newline),
+      redirect: redirect === '' ? null : redirect,
+      ...(data === undefined || data === '' ? {} : { data }),
+      ...(attempt === undefined ? {} : { attempt }),
+    };
   } catch {
     return null;
   }

@@ -56,7 +56,7 @@ export const REQUIRED_STORE_METHODS = ['save', 'peek', 'redeem', 'exchange', 'de
   keyof TokenStore,
   OptionalCapability
 >[];
-type OptionalCapability = 'inProcess' | 'createLimiter' | 'revoke';
+type OptionalCapability = 'inProcess' | 'createLimiter' | 'revoke' | 'approve' | 'attempt';
 // Compile-time: the list above names every required method of TokenStore.
 type Missing = Exclude<keyof TokenStore, (typeof REQUIRED_STORE_METHODS)[number] | OptionalCapability>;
 const everyMethodListed: [Missing] extends [never] ? true : never = true;

@@ -25,6 +25,71 @@ export interface TokenRecord {
   readonly retainUntil: number;
   /** When it was redeemed (by link or by code), or null while unused. */
   readonly usedAt: number | null;
+  /** The cross-device attempt started with this link (`crossDevice`), saved with it; absent without one. */
+  readonly attempt?: AttemptFields | undefined;
+}
+
+/**
+ * What a store keeps of a cross-device attempt (SPEC §8), with its link: digests and a sealed
+ * payload only, so a dump neither collects nor approves anything.
+ */
+export interface AttemptFields {
+  /** Keyed digest of the secret in the asking browser's cookie: the attempt answers only to it. */
+  readonly check: string;
+  /** Keyed digest of the match number: an approve must bring the same. */
+  readonly match: string;
+  /** Address, redirect and app data (and the number), encrypted under the asking browser's secret. */
+  readonly sealed: string;
+}
+
+/** How the asking browser finds its attempt: the link's tag and id, and the digest of its secret. */
+export interface AttemptKey {
+  readonly tag: string;
+  readonly id: string;
+  readonly check: string;
+}
+
+export interface ApproveOptions {
+  readonly now: number;
+  /** After an approval, expire the email's other live links and codes (`burnOtherLinksOnSignIn`). */
+  readonly burnOthers: boolean;
+  readonly linkTtlMs: number;
+  /** The digest of the number typed; null for "Not me". Anything but the attempt's own denies. */
+  readonly match: string | null;
+}
+
+/**
+ * `approved`: the number matched; the link is used and the attempt may be collected. `denied`:
+ * a wrong number or "Not me"; link and attempt are burnt. Otherwise the link's own state (an
+ * unknown link, or one without an attempt, is `not_found`).
+ */
+export type ApproveResult = { readonly status: 'approved' | 'denied' | 'not_found' | 'expired' | 'already_used' };
+
+export interface AttemptOptions {
+  readonly now: number;
+  /**
+   * `read`: change nothing. `collect`: an approved attempt, within `collectWindowMs` of its
+   * approval, becomes collected (exactly one caller sees `taken`). `release`: a collected one is
+   * approved again (its session could not be saved).
+   */
+  readonly step: 'read' | 'collect' | 'release';
+  readonly collectWindowMs: number;
+}
+
+/** An attempt as stored, with what its link's state says of it; the store decides nothing else. */
+export interface AttemptRecord {
+  readonly state: 'pending' | 'approved' | 'denied' | 'collected';
+  /** The attempt's sealed payload (under the asking browser's secret). */
+  readonly sealed: string;
+  /** The link's expiry; a link burnt by a later sign-in reads as expired at `now`. */
+  readonly expiresAt: number;
+  /** When the link was used (by anyone), or revoked; null while unused. */
+  readonly usedAt: number | null;
+  readonly approvedAt: number | null;
+  /** Revoked (`magicLink.revoke`) since: nothing of it may be collected. */
+  readonly revoked: boolean;
+  /** This call collected it (`step: 'collect'`). */
+  readonly taken: boolean;
 }
 
 /** How one email's state is found: its hash tag and `TokenRecord.emailKey`. */
@@ -123,4 +188,11 @@ export interface TokenStore {
    * saved afterwards are unaffected.
    */
   revoke?(email: EmailKey, options: RevokeOptions): Promise<void>;
+  /**
+   * Optional, for `crossDevice`: approves (or denies) the attempt saved with a link, consuming the
+   * link, atomically with every redeem and exchange of it: exactly one of them wins.
+   */
+  approve?(key: TokenKey, options: ApproveOptions): Promise<ApproveResult>;
+  /** Optional, for `crossDevice`: reads (or collects) an attempt by its key; null when unknown or past retention. */
+  attempt?(key: AttemptKey, options: AttemptOptions): Promise<AttemptRecord | null>;
 }

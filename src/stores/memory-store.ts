@@ -2,6 +2,11 @@
 import { DEFAULTS } from '../config/defaults.js';
 import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, dropUndefined } from '../config/checks.js';
 import type {
+  ApproveOptions,
+  ApproveResult,
+  AttemptKey,
+  AttemptOptions,
+  AttemptRecord,
   EmailKey,
   ExchangeOptions,
   ExchangeResult,
@@ -33,6 +38,9 @@ interface Entry {
   readonly failures: number;
   /** Who redeemed it (a browser's digest), so that browser may replay its redeem for a while. */
   binding?: string;
+  /** The cross-device attempt's state once it has left `pending`, and when it was approved. */
+  attemptState?: 'approved' | 'denied' | 'collected';
+  approvedAt?: number;
 }
 
 /** One email's policy state, kept only once it has any (a sign-in, a revoke or a wrong code). */
@@ -147,6 +155,43 @@ export class MemoryTokenStore implements TokenStore {
     const state = this.#bump(email.digest, 'generation', now, now + linkTtlMs);
     state.revokedBelow = state.generation;
     state.revokedAt = now;
+  }
+
+  async approve(key: TokenKey, { now, burnOthers, linkTtlMs, match }: ApproveOptions): Promise<ApproveResult> {
+    const entry = this.#checked(key, now);
+    if (!entry?.record.attempt) return { status: 'not_found' };
+    if (entry.record.usedAt !== null || this.#revokedAt(entry, now) !== null) return { status: 'already_used' };
+    if (now >= entry.record.expiresAt || this.#burnt(entry, now)) return { status: 'expired' };
+    const approved = match !== null && match === entry.record.attempt.match;
+    this.#use(entry, now, approved && burnOthers, linkTtlMs);
+    entry.attemptState = approved ? 'approved' : 'denied';
+    if (approved) entry.approvedAt = now;
+    return { status: entry.attemptState };
+  }
+
+  async attempt(key: AttemptKey, { now, step, collectWindowMs }: AttemptOptions): Promise<AttemptRecord | null> {
+    const entry = this.#live(idOf(key.tag, key.id), now);
+    const fields = entry?.record.attempt;
+    if (!entry || !fields || fields.check !== key.check) return null;
+    const revoked = this.#revokedAt(entry, now) !== null;
+    let taken = false;
+    if (step === 'collect' && entry.attemptState === 'approved' && !revoked && now - entry.approvedAt! < collectWindowMs) {
+      entry.attemptState = 'collected';
+      taken = true;
+    } else if (step === 'release' && entry.attemptState === 'collected') {
+      entry.attemptState = 'approved';
+    }
+    const { record } = entry;
+    const burnt = record.usedAt === null && now < record.expiresAt && this.#burnt(entry, now);
+    return {
+      state: entry.attemptState ?? 'pending',
+      sealed: fields.sealed,
+      expiresAt: burnt ? now : record.expiresAt,
+      usedAt: record.usedAt,
+      approvedAt: entry.approvedAt ?? null,
+      revoked,
+      taken,
+    };
   }
 
   async delete(key: TokenKey): Promise<void> {

@@ -1,4 +1,4 @@
-// The PostgreSQL schema: three tables and the functions that make each store operation one
+// The PostgreSQL schema: the tables and the functions that make each store operation one
 // statement. Shipped as SQL (`schema.sql`, made from this file) and applied by `migrate()`; never at
 // request time. Every name carries the table prefix.
 //
@@ -11,7 +11,7 @@
 export const TABLE_PREFIX_SHAPE = /^[a-z_][a-z0-9_]{0,39}$/;
 
 /** The schema's version, kept in the meta table: a store refuses a database with another one. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The SQL that creates (or brings up to date) every table, index and function under `prefix`. */
 export function postgresSchema(prefix: string): string {
@@ -46,6 +46,20 @@ CREATE TABLE IF NOT EXISTS ${p}limits (
   expire_at bigint
 );
 CREATE INDEX IF NOT EXISTS ${p}limits_expire_at ON ${p}limits (expire_at);
+-- Schema 3: the cross-device attempt saved with a link (crossDevice), only digests and a payload
+-- sealed under the asking browser's secret. link_check ties it to its link: a row left by an earlier
+-- link under the same id never answers for a new one.
+CREATE TABLE IF NOT EXISTS ${p}attempts (
+  id text PRIMARY KEY,
+  link_check text NOT NULL,
+  check_digest text NOT NULL,     -- keyed digest of the asking browser's secret
+  match_digest text NOT NULL,     -- keyed digest of the match number
+  sealed text NOT NULL,
+  state text NOT NULL DEFAULT 'pending', -- pending, approved, denied, collected
+  approved_at bigint,
+  retain_until bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${p}attempts_retain_until ON ${p}attempts (retain_until);
 CREATE TABLE IF NOT EXISTS ${p}meta (name text PRIMARY KEY, value text NOT NULL);
 INSERT INTO ${p}meta (name, value) VALUES ('schema_version', '${SCHEMA_VERSION}')
   ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value;
@@ -235,6 +249,93 @@ BEGIN
   RETURN 'redeemed';
 END $$;
 
+-- Saves the attempt of a link just saved (called in the save's statement, so both or neither).
+CREATE OR REPLACE FUNCTION ${p}save_attempt(p_id text, p_link_check text, p_check text, p_match text, p_sealed text, p_retain_until bigint)
+  RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ${p}attempts AS a (id, link_check, check_digest, match_digest, sealed, state, approved_at, retain_until)
+  VALUES (p_id, p_link_check, p_check, p_match, p_sealed, 'pending', NULL, p_retain_until)
+  ON CONFLICT (id) DO UPDATE SET link_check = EXCLUDED.link_check, check_digest = EXCLUDED.check_digest, match_digest = EXCLUDED.match_digest,
+    sealed = EXCLUDED.sealed, state = 'pending', approved_at = NULL, retain_until = EXCLUDED.retain_until;
+  RETURN true;
+END $$;
+
+-- A cross-device approval from another browser, as one redeem of the link (under the address's
+-- lock, like every redeem): approved (the number matched: used, collectable, the address's other
+-- links burnt as a sign-in burns them), denied (a wrong number, or none: "Not me"; used, the attempt
+-- dead), not_found (no such link, or one without an attempt), already_used or expired.
+CREATE OR REPLACE FUNCTION ${p}approve(p_id text, p_checks text[], p_now bigint, p_burn_others boolean, p_link_ttl_ms bigint, p_match text,
+  p_deadline bigint, p_synchronous text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  link record;
+  att record;
+  st record;
+BEGIN
+  IF p_synchronous IS NOT NULL THEN PERFORM set_config('synchronous_commit', p_synchronous, true); END IF;
+  PERFORM ${p}check_deadline(p_deadline);
+  SELECT l.email_key INTO link FROM ${p}links l WHERE l.id = p_id AND l.check_digest = ANY (p_checks) AND l.retain_until > p_now;
+  IF NOT FOUND THEN RETURN 'not_found'; END IF;
+  PERFORM ${p}lock_email(link.email_key, p_deadline);
+  SELECT * INTO link FROM ${p}links l WHERE l.id = p_id FOR UPDATE;
+  SELECT * INTO att FROM ${p}attempts a WHERE a.id = p_id AND a.link_check = link.check_digest FOR UPDATE;
+  IF NOT FOUND THEN RETURN 'not_found'; END IF;
+  IF link.used_at IS NOT NULL OR ${p}revoked_at(link.email_key, link.generation, p_now) IS NOT NULL THEN RETURN 'already_used'; END IF;
+  SELECT * INTO st FROM ${p}state(link.email_key, p_now);
+  IF p_now >= link.expires_at OR link.generation <> st.generation OR st.failures < link.failures THEN RETURN 'expired'; END IF;
+  UPDATE ${p}links SET used_at = p_now WHERE id = p_id;
+  IF p_match IS NULL OR p_match <> att.match_digest THEN
+    UPDATE ${p}attempts SET state = 'denied' WHERE id = p_id;
+    PERFORM ${p}check_deadline(p_deadline);
+    RETURN 'denied';
+  END IF;
+  UPDATE ${p}attempts SET state = 'approved', approved_at = p_now WHERE id = p_id;
+  IF p_burn_others THEN PERFORM ${p}bump(link.email_key, 'generation', p_now, p_now + p_link_ttl_ms); END IF;
+  PERFORM ${p}check_deadline(p_deadline);
+  RETURN 'approved';
+END $$;
+
+-- The asking browser's view of its attempt, answering only to its own check (o_state NULL: none).
+-- p_step collect: an approved attempt within p_window_ms of its approval becomes collected
+-- (o_taken); release: a collected one is approved again; read changes nothing.
+CREATE OR REPLACE FUNCTION ${p}attempt(p_id text, p_check text, p_now bigint, p_step text, p_window_ms bigint, p_deadline bigint, p_synchronous text,
+  OUT o_state text, OUT o_sealed text, OUT o_expires_at bigint, OUT o_used_at bigint, OUT o_approved_at bigint,
+  OUT o_revoked boolean, OUT o_burnt boolean, OUT o_taken boolean) LANGUAGE plpgsql AS $$
+DECLARE
+  link record;
+  att record;
+  st record;
+BEGIN
+  IF p_step <> 'read' THEN
+    IF p_synchronous IS NOT NULL THEN PERFORM set_config('synchronous_commit', p_synchronous, true); END IF;
+    PERFORM ${p}check_deadline(p_deadline);
+  END IF;
+  SELECT l.email_key INTO link FROM ${p}links l JOIN ${p}attempts a ON a.id = l.id AND a.link_check = l.check_digest
+    WHERE l.id = p_id AND a.check_digest = p_check AND l.retain_until > p_now;
+  IF NOT FOUND THEN RETURN; END IF;
+  IF p_step <> 'read' THEN
+    PERFORM ${p}lock_email(link.email_key, p_deadline);
+    SELECT * INTO att FROM ${p}attempts a WHERE a.id = p_id FOR UPDATE;
+  ELSE
+    SELECT * INTO att FROM ${p}attempts a WHERE a.id = p_id;
+  END IF;
+  SELECT * INTO link FROM ${p}links l WHERE l.id = p_id;
+  SELECT * INTO st FROM ${p}state(link.email_key, p_now);
+  o_revoked := ${p}revoked_at(link.email_key, link.generation, p_now) IS NOT NULL;
+  o_burnt := link.generation <> st.generation OR st.failures < link.failures;
+  o_state := att.state;
+  o_taken := false;
+  IF p_step = 'collect' AND att.state = 'approved' AND NOT o_revoked AND p_now - att.approved_at < p_window_ms THEN
+    UPDATE ${p}attempts SET state = 'collected' WHERE id = p_id;
+    o_state := 'collected';
+    o_taken := true;
+  ELSIF p_step = 'release' AND att.state = 'collected' THEN
+    UPDATE ${p}attempts SET state = 'approved' WHERE id = p_id;
+    o_state := 'approved';
+  END IF;
+  IF p_step <> 'read' THEN PERFORM ${p}check_deadline(p_deadline); END IF;
+  o_sealed := att.sealed; o_expires_at := link.expires_at; o_used_at := link.used_at; o_approved_at := att.approved_at;
+END $$;
+
 -- Deletes up to p_batch rows past their retention from each table; -1 when another process holds
 -- the prune lock (one pruner at a time).
 CREATE OR REPLACE FUNCTION ${p}prune(p_now bigint, p_batch integer) RETURNS integer LANGUAGE plpgsql AS $$
@@ -245,6 +346,7 @@ BEGIN
   DELETE FROM ${p}links WHERE id IN (SELECT id FROM ${p}links WHERE retain_until <= p_now LIMIT p_batch);
   GET DIAGNOSTICS removed = ROW_COUNT;
   DELETE FROM ${p}emails WHERE email_key IN (SELECT email_key FROM ${p}emails WHERE keep_until <= p_now LIMIT p_batch);
+  DELETE FROM ${p}attempts WHERE id IN (SELECT id FROM ${p}attempts WHERE retain_until <= p_now LIMIT p_batch);
   DELETE FROM ${p}limits WHERE key IN (SELECT key FROM ${p}limits WHERE expire_at <= ${p}clock() LIMIT p_batch);
   RETURN removed;
 END $$;

@@ -8,6 +8,11 @@ import { assertKnownKeys, assertOptionalFunction, assertWholeNumber, describe, d
 import { warnOnce } from '../warnings.js';
 import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult, BudgetedSave, OverBudget } from './capabilities.js';
 import type {
+  ApproveOptions,
+  ApproveResult,
+  AttemptKey,
+  AttemptOptions,
+  AttemptRecord,
   EmailKey,
   ExchangeOptions,
   ExchangeResult,
@@ -107,6 +112,29 @@ class PostgresRateLimiter extends StoreLimiter {
   }
 }
 
+interface PeekRow {
+  sealed: string;
+  email_key: string;
+  expires_at: string;
+  retain_until: string;
+  used_at: string | null;
+  burnt: boolean;
+  attempt_check: string | null;
+  attempt_match: string | null;
+  attempt_sealed: string | null;
+}
+
+interface AttemptRow {
+  o_state: AttemptRecord['state'] | null;
+  o_sealed: string | null;
+  o_expires_at: string | null;
+  o_used_at: string | null;
+  o_approved_at: string | null;
+  o_revoked: boolean | null;
+  o_burnt: boolean | null;
+  o_taken: boolean | null;
+}
+
 interface RedeemRow {
   o_status: 'over_budget' | 'not_found' | 'already_used' | 'expired' | 'redeemed';
   o_sealed: string | null;
@@ -184,9 +212,13 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem, BudgetedS
     counters: readonly BudgetCounter[],
   ): Promise<boolean | OverBudget> {
     const d = await this.#offset();
+    const p = this.#prefix;
+    const { attempt } = record;
+    // The attempt is written by the save's own statement, only once the link is saved: both or neither.
+    const columns = attempt ? `s.*, CASE WHEN s.o_status = 'saved' THEN ${p}save_attempt($1, $2, $15, $16, $17, $6) END AS attempt_saved` : 's.*';
     const [row] = await this.#call<{ o_status: string; o_counter: number | null; o_ms_before_next: string | null }>(
-      's.*',
-      `FROM ${this.#prefix}save($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s`,
+      columns,
+      `FROM ${p}save($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s`,
       [
         idOf(key.tag, key.id),
         key.check,
@@ -199,6 +231,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem, BudgetedS
         this.#deadline(),
         this.#synchronous,
         ...counterColumns(counters),
+        ...(attempt ? [attempt.check, attempt.match, attempt.sealed] : []),
       ],
     );
     if (row!.o_status === 'over_budget') return overBudget(row!);
@@ -208,10 +241,12 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem, BudgetedS
   async peek(key: TokenKey, now: number): Promise<TokenRecord | null> {
     const p = this.#prefix;
     const d = await this.#offset();
-    const rows = await this.#call<{ sealed: string; email_key: string; expires_at: string; retain_until: string; used_at: string | null; burnt: boolean }>(
+    const rows = await this.#call<PeekRow>(
       `l.sealed, l.email_key, l.expires_at, l.retain_until, coalesce(l.used_at, ${p}revoked_at(l.email_key, l.generation, $3)) AS used_at,
-       (l.generation <> s.generation OR s.failures < l.failures) AS burnt`,
-      `FROM ${p}links l, ${p}state(l.email_key, $3) s WHERE l.id = $1 AND l.check_digest = ANY ($2) AND l.retain_until > $3`,
+       (l.generation <> s.generation OR s.failures < l.failures) AS burnt, a.check_digest AS attempt_check, a.match_digest AS attempt_match,
+       a.sealed AS attempt_sealed`,
+      `FROM ${p}links l CROSS JOIN ${p}state(l.email_key, $3) s LEFT JOIN ${p}attempts a ON a.id = l.id AND a.link_check = l.check_digest
+       WHERE l.id = $1 AND l.check_digest = ANY ($2) AND l.retain_until > $3`,
       [idOf(key.tag, key.id), checksOf(key), now + d],
     );
     const row = rows[0];
@@ -225,6 +260,7 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem, BudgetedS
       expiresAt: usedAt === null && row.burnt && now < expiresAt ? now : expiresAt,
       retainUntil: Number(row.retain_until) - d,
       usedAt,
+      ...(row.attempt_check === null ? {} : { attempt: { check: row.attempt_check, match: row.attempt_match!, sealed: row.attempt_sealed! } }),
     };
   }
 
@@ -284,6 +320,46 @@ export class PostgresTokenStore implements TokenStore, BudgetedRedeem, BudgetedS
     const status = row!.status;
     if (status === 'redeemed' || status === 'already_used') return { status };
     return { status: 'not_found', wrong: status === 'wrong_code' };
+  }
+
+  async approve(key: TokenKey, { now, burnOthers, linkTtlMs, match }: ApproveOptions): Promise<ApproveResult> {
+    const d = await this.#offset();
+    const [row] = await this.#call<{ status: ApproveResult['status'] }>(`${this.#prefix}approve($1, $2, $3, $4, $5, $6, $7, $8) AS status`, '', [
+      idOf(key.tag, key.id),
+      checksOf(key),
+      now + d,
+      burnOthers,
+      linkTtlMs,
+      match,
+      this.#deadline(),
+      this.#synchronous,
+    ]);
+    return { status: row!.status };
+  }
+
+  async attempt(key: AttemptKey, { now, step, collectWindowMs }: AttemptOptions): Promise<AttemptRecord | null> {
+    const d = await this.#offset();
+    const [row] = await this.#call<AttemptRow>('a.*', `FROM ${this.#prefix}attempt($1, $2, $3, $4, $5, $6, $7) a`, [
+      idOf(key.tag, key.id),
+      key.check,
+      now + d,
+      step,
+      collectWindowMs,
+      step === 'read' ? null : this.#deadline(),
+      this.#synchronous,
+    ]);
+    if (!row || row.o_state === null) return null;
+    const usedAt = row.o_used_at === null ? null : Number(row.o_used_at) - d;
+    const expiresAt = Number(row.o_expires_at) - d;
+    return {
+      state: row.o_state,
+      sealed: row.o_sealed!,
+      expiresAt: usedAt === null && row.o_burnt && now < expiresAt ? now : expiresAt,
+      usedAt,
+      approvedAt: row.o_approved_at === null ? null : Number(row.o_approved_at) - d,
+      revoked: row.o_revoked === true,
+      taken: row.o_taken === true,
+    };
   }
 
   async revoke(email: EmailKey, { now, linkTtlMs }: RevokeOptions): Promise<void> {

@@ -10,7 +10,9 @@
 // Link hash `<prefix>{tag}:l:<id>`, the id being the code's keyed digest: s sealed payload, e email
 // key, t "<expires>:<retain until>" (ms in base 36; one field, as every byte counts when a link is
 // outstanding), k token check; g and f the email's generation and wrong-code count when it was
-// saved (absent while 0); u used at (absent while unused); b who redeemed it (absent unless given).
+// saved (absent while 0); u used at (absent while unused); b who redeemed it (absent unless given);
+// with a cross-device attempt (only then): ac its check, am its match digest, as its sealed payload,
+// x its state once it left pending (a approved, d denied, c collected) and xt when it was approved.
 // Email state `<prefix>{tag}:e:<email key>`, only once there is any: g generation (a sign-in or a
 // revoke adds one, burning every link saved before), f wrong codes, r and rt after a revoke (links
 // saved under a generation below r read as used at rt). It is kept at least as long
@@ -29,6 +31,9 @@ export const REPLY = {
   wrong_code: 8,
   found: 9,
   revoked: 10,
+  approved: 11,
+  denied: 12,
+  attempt_changed: 13,
 } as const;
 export type ReplyStatus = keyof typeof REPLY;
 const STATUS_OF = new Map<number, ReplyStatus>(Object.entries(REPLY).map(([name, value]) => [value, name as ReplyStatus]));
@@ -174,9 +179,9 @@ end
 // a save takes a point of each. {saved}, {id_taken} when the id belongs to a record still retained
 // (no point taken), {over_budget, counter index, pttl} (nothing saved), or {too_late}.
 export const SAVE = script(
-  'expressMagicLinkSave9',
+  'expressMagicLinkSave10',
   ['linkKey', 'stateKey'],
-  ['sealed', 'emailKey', 'linkTimes', 'retainMs', 'check', 'revokeOthers', 'nowB36', 'validMs', 'deadline'],
+  ['sealed', 'emailKey', 'linkTimes', 'retainMs', 'check', 'revokeOthers', 'nowB36', 'validMs', 'deadline', 'attemptCheck', 'attemptMatch', 'attemptSealed'],
   `
 if late(deadline) then return {REPLY.too_late} end
 local refused = takeAll(NAMED_KEYS, NAMED_ARGS)
@@ -195,6 +200,9 @@ local st = redis.call('HMGET', stateKey, 'g', 'f')
 local generation, failures = st[1], st[2]
 if revokeOthers == '1' then generation = tostring(redis.call('HINCRBY', stateKey, 'g', 1)) end
 local fields = {'s', sealed, 'e', emailKey, 't', linkTimes, 'k', check}
+if attemptCheck ~= '' then
+  for _, field in ipairs({'ac', attemptCheck, 'am', attemptMatch, 'as', attemptSealed}) do table.insert(fields, field) end
+end
 if generation then table.insert(fields, 'g'); table.insert(fields, generation) end
 if failures then table.insert(fields, 'f'); table.insert(fields, failures) end
 redis.call('HSET', linkKey, unpack(fields))
@@ -203,20 +211,23 @@ if generation or failures then keep(stateKey, tonumber(validMs)) end
 return {REPLY.saved}`,
 );
 
-// {not_found}, or {found, sealed, emailKey, times, usedAt or '', burnt 0/1}: a read, nothing written.
+// {not_found}, or {found, sealed, emailKey, times, usedAt or '', burnt 0/1, attempt check, match,
+// sealed (each '' without an attempt)}: a read, nothing written.
 export const PEEK = script(
-  'expressMagicLinkPeek9',
+  'expressMagicLinkPeek10',
   ['linkKey'],
   ['nowB36', 'statePrefix', 'checks'],
   `
 local now = tonumber(nowB36, 36)
-local v = redis.call('HMGET', linkKey, 's', 'e', 't', 'u', 'k', 'g', 'f')
+local v = redis.call('HMGET', linkKey, 's', 'e', 't', 'u', 'k', 'g', 'f', 'ac', 'am', 'as')
 local sealed, emailKey, linkTimes, usedAt, check, generation, failures = v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+local attemptCheck, attemptMatch, attemptSealed = v[8], v[9], v[10]
 if not sealed or not listed(check, checks) then return {REPLY.not_found} end
 local _, retain = times(linkTimes)
 if now >= retain then return {REPLY.not_found} end
 local st = stateOf(statePrefix .. emailKey)
-return {REPLY.found, sealed, emailKey, linkTimes, usedAt or revokedAt(st, generation) or '', burnt(st, generation, failures) and 1 or 0}`,
+return {REPLY.found, sealed, emailKey, linkTimes, usedAt or revokedAt(st, generation) or '', burnt(st, generation, failures) and 1 or 0,
+  attemptCheck or '', attemptMatch or '', attemptSealed or ''}`,
 );
 
 // Keys: the link, then any budget counters (specs after the named arguments). A counter with no
@@ -310,4 +321,66 @@ keep(stateKey, tonumber(linkTtlMs))
 return {REPLY.revoked}`,
 );
 
-export const SCRIPTS = [SAVE, PEEK, REDEEM, EXCHANGE, REVOKE] as const;
+// A cross-device approval from another browser, as one redeem of the link: {approved} (the number
+// matched: used, approvable, and the email's other links burnt as a sign-in burns them), {denied}
+// (a wrong number, or none: "Not me"; used, and the attempt dead), {not_found} (no such link, or
+// one without an attempt), {already_used}, {expired}, or {too_late}.
+export const APPROVE = script(
+  'expressMagicLinkApprove1',
+  ['linkKey'],
+  ['nowB36', 'burnOthers', 'statePrefix', 'checks', 'linkTtlMs', 'match', 'deadline'],
+  `
+if late(deadline) then return {REPLY.too_late} end
+local now = tonumber(nowB36, 36)
+local v = redis.call('HMGET', linkKey, 'e', 't', 'u', 'k', 'g', 'f', 'am')
+local emailKey, linkTimes, usedAt, check, generation, failures, attemptMatch = v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+if not linkTimes or not attemptMatch or not listed(check, checks) then return {REPLY.not_found} end
+local expires, retain = times(linkTimes)
+if now >= retain then return {REPLY.not_found} end
+if usedAt then return {REPLY.already_used} end
+local stateKey = statePrefix .. emailKey
+local st = stateOf(stateKey)
+if revokedAt(st, generation) then return {REPLY.already_used} end
+if now >= expires or burnt(st, generation, failures) then return {REPLY.expired} end
+if match == '' or match ~= attemptMatch then
+  redis.call('HSET', linkKey, 'u', nowB36, 'x', 'd')
+  return {REPLY.denied}
+end
+redis.call('HSET', linkKey, 'u', nowB36, 'x', 'a', 'xt', nowB36)
+if burnOthers == '1' then
+  redis.call('HINCRBY', stateKey, 'g', 1)
+  keepMade(stateKey, st, tonumber(linkTtlMs))
+end
+return {REPLY.approved}`,
+);
+
+// The asking browser's view of its attempt, found by its link's key and answering only to its own
+// check: {not_found}, or {found or attempt_changed, sealed, times, usedAt or '', state ('' pending,
+// a, d, c), approvedAt or '', revoked 0/1, burnt 0/1, taken 0/1}. step collect: an approved attempt
+// within windowMs of its approval becomes collected (taken 1); release: a collected one approved again.
+export const ATTEMPT = script(
+  'expressMagicLinkAttempt1',
+  ['linkKey'],
+  ['nowB36', 'statePrefix', 'attemptCheck', 'step', 'windowMs', 'deadline'],
+  `
+if step ~= 'read' and late(deadline) then return {REPLY.too_late} end
+local now = tonumber(nowB36, 36)
+local v = redis.call('HMGET', linkKey, 'e', 't', 'u', 'g', 'f', 'ac', 'as', 'x', 'xt')
+local emailKey, linkTimes, usedAt, generation, failures, check, sealed, state, approvedAt = v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]
+if not linkTimes or not check or check ~= attemptCheck then return {REPLY.not_found} end
+local _, retain = times(linkTimes)
+if now >= retain then return {REPLY.not_found} end
+local st = stateOf(statePrefix .. emailKey)
+local revoked = revokedAt(st, generation) and 1 or 0
+local status, taken = REPLY.found, 0
+if step == 'collect' and state == 'a' and revoked == 0 and now - tonumber(approvedAt, 36) < tonumber(windowMs) then
+  redis.call('HSET', linkKey, 'x', 'c')
+  state, status, taken = 'c', REPLY.attempt_changed, 1
+elseif step == 'release' and state == 'c' then
+  redis.call('HSET', linkKey, 'x', 'a')
+  state, status = 'a', REPLY.attempt_changed
+end
+return {status, sealed, linkTimes, usedAt or '', state or '', approvedAt or '', revoked, burnt(st, generation, failures) and 1 or 0, taken}`,
+);
+
+export const SCRIPTS = [SAVE, PEEK, REDEEM, EXCHANGE, REVOKE, APPROVE, ATTEMPT] as const;

@@ -3,6 +3,11 @@
 import { assertKeyPrefix, assertKnownKeys, assertOptionalFunction, assertWholeNumber, describe, dropUndefined } from '../config/checks.js';
 import type { BudgetCounter, BudgetedRedeem, BudgetedRedeemResult, BudgetedSave, OverBudget } from './capabilities.js';
 import type {
+  ApproveOptions,
+  ApproveResult,
+  AttemptKey,
+  AttemptOptions,
+  AttemptRecord,
   EmailKey,
   LimiterSpec,
   ExchangeOptions,
@@ -22,7 +27,21 @@ import { checkDeploymentWhenReady } from './redis-deployment.js';
 import { ReplicaWaits } from './redis-replicas.js';
 import { ServerClock } from './server-clock.js';
 import { StoreDeadlineError } from './store-errors.js';
-import { callArgs, EXCHANGE, PEEK, REDEEM, replyStatus, REVOKE, SAVE, SCRIPTS, withoutClock, type ReplyStatus, type ScriptContract } from './redis-scripts.js';
+import {
+  APPROVE,
+  ATTEMPT,
+  callArgs,
+  EXCHANGE,
+  PEEK,
+  REDEEM,
+  replyStatus,
+  REVOKE,
+  SAVE,
+  SCRIPTS,
+  withoutClock,
+  type ReplyStatus,
+  type ScriptContract,
+} from './redis-scripts.js';
 
 export interface RedisTokenStoreOptions {
   /** Prefix of every key the store writes; the hash tag follows it. Default `ml:`. */
@@ -161,6 +180,9 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem>, Par
         nowB36: toBase36(now + d),
         validMs: String(Math.max(1, record.expiresAt - now)),
         deadline: this.#deadline(),
+        attemptCheck: record.attempt?.check ?? '',
+        attemptMatch: record.attempt?.match ?? '',
+        attemptSealed: record.attempt?.sealed ?? '',
       },
       // A link the app mailed must survive a failover as surely as a redeem: it waits for replicas too.
       true,
@@ -178,13 +200,20 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem>, Par
       PEEK,
       { linkKey: this.keyOf(key) },
       { nowB36: toBase36(now + d), statePrefix: this.#statePrefix(key.tag), checks: checksOf(key) },
-    )) as [number, string, string, string, string, number];
+    )) as [number, string, string, string, string, number, string, string, string];
     if (replyStatus(reply) !== 'found') return null;
-    const [, sealed, emailKey, times, used, burnt] = reply;
+    const [, sealed, emailKey, times, used, burnt, attemptCheck, attemptMatch, attemptSealed] = reply;
     const usedAt = used ? fromBase36(used) - d : null;
     const [expiresAt, retainUntil] = fromTimes(times, d);
     // A burnt link stopped working when the email signed in elsewhere: it reads as expired now.
-    return { sealed, emailKey, expiresAt: usedAt === null && burnt === 1 && now < expiresAt ? now : expiresAt, retainUntil, usedAt };
+    return {
+      sealed,
+      emailKey,
+      expiresAt: usedAt === null && burnt === 1 && now < expiresAt ? now : expiresAt,
+      retainUntil,
+      usedAt,
+      ...(attemptCheck ? { attempt: { check: attemptCheck, match: attemptMatch, sealed: attemptSealed } } : {}),
+    };
   }
 
   async redeem(key: TokenKey, options: RedeemOptions): Promise<RedeemResult> {
@@ -242,8 +271,65 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem>, Par
       case 'id_taken':
       case 'wrong_code':
       case 'revoked':
+      case 'approved':
+      case 'denied':
+      case 'attempt_changed':
         throw new Error(`unexpected reply from the redeem script: ${String(reply[0])}`);
     }
+  }
+
+  async approve(key: TokenKey, { now, burnOthers, linkTtlMs, match }: ApproveOptions): Promise<ApproveResult> {
+    const d = await this.#offset();
+    const reply = await this.#run(
+      APPROVE,
+      { linkKey: this.keyOf(key) },
+      {
+        nowB36: toBase36(now + d),
+        burnOthers: flag(burnOthers),
+        statePrefix: this.#statePrefix(key.tag),
+        checks: checksOf(key),
+        linkTtlMs: String(linkTtlMs),
+        match: match ?? '',
+        deadline: this.#deadline(),
+      },
+      true,
+    );
+    const status = replyStatus(reply);
+    if (status === 'too_late') throw new StoreDeadlineError('Redis');
+    if (status === 'approved' || status === 'denied' || status === 'already_used' || status === 'expired') return { status };
+    return { status: 'not_found' };
+  }
+
+  async attempt(key: AttemptKey, { now, step, collectWindowMs }: AttemptOptions): Promise<AttemptRecord | null> {
+    const d = await this.#offset();
+    const reply = (await this.#run(
+      ATTEMPT,
+      { linkKey: this.keyOf(key) },
+      {
+        nowB36: toBase36(now + d),
+        statePrefix: this.#statePrefix(key.tag),
+        attemptCheck: key.check,
+        step,
+        windowMs: String(collectWindowMs),
+        deadline: step === 'read' ? '' : this.#deadline(),
+      },
+      step !== 'read',
+    )) as [number, string, string, string, string, string, number, number, number];
+    const status = replyStatus(reply);
+    if (status === 'too_late') throw new StoreDeadlineError('Redis');
+    if (status !== 'found' && status !== 'attempt_changed') return null;
+    const [, sealed, times, used, state, approved, revoked, burnt, taken] = reply;
+    const usedAt = used ? fromBase36(used) - d : null;
+    const [expiresAt] = fromTimes(times, d);
+    return {
+      state: state === 'a' ? 'approved' : state === 'd' ? 'denied' : state === 'c' ? 'collected' : 'pending',
+      sealed,
+      expiresAt: usedAt === null && burnt === 1 && now < expiresAt ? now : expiresAt,
+      usedAt,
+      approvedAt: approved ? fromBase36(approved) - d : null,
+      revoked: revoked === 1,
+      taken: taken === 1,
+    };
   }
 
   async exchange(email: EmailKey, codeDigest: string, { now, burnOthers, linkTtlMs, maxFailures }: ExchangeOptions): Promise<ExchangeResult> {
@@ -363,7 +449,7 @@ function defineScripts(client: RedisClient): void {
 }
 
 /** Replies after which a script changed a link or an address's state (budget counters aside: see README). */
-const WRITES = new Set<ReplyStatus>(['saved', 'redeemed', 'wrong_code', 'revoked']);
+const WRITES = new Set<ReplyStatus>(['saved', 'redeemed', 'wrong_code', 'revoked', 'approved', 'denied', 'attempt_changed']);
 const wroteSomething = (reply: unknown): boolean => WRITES.has(replyStatus(reply));
 
 /** A script's `{over_budget, counter index, pttl}`. */

@@ -106,6 +106,10 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   app.post('/v1/auth/exchange', ...signIn, magicLink.exchangeHandler());
   app.get('/auth/magic-link/confirm', ...signIn, magicLink.confirmPageHandler());
   app.post('/auth/magic-link/confirm', ...signIn, magicLink.confirmFormHandler());
+  if (magicLinkOptions.crossDevice) {
+    app.get('/v1/auth/attempt', magicLink.attemptStatusHandler());
+    app.post('/v1/auth/attempt', ...signIn, magicLink.attemptCollectHandler());
+  }
   // Creates an anonymous session, so fixation tests have a session id to plant.
   app.get('/test/visit', (req, res) => {
     (req.session as unknown as { visits?: number }).visits = 1;
