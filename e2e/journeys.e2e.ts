@@ -346,3 +346,99 @@ describe('e2e: the demo in Chromium', function () {
     await screenshot(page, 'dark-not-found');
   });
 });
+
+describe('e2e: cross-device approval in Chromium (MAGIC_LINK_CROSS_DEVICE=1)', function () {
+  let browser: Browser;
+  let demo: Demo;
+  const contexts: BrowserContext[] = [];
+  const context = async (options = DESKTOP): Promise<BrowserContext> => {
+    const created = await browser.newContext(options);
+    contexts.push(created);
+    return created;
+  };
+
+  before(async () => {
+    browser = await launch();
+  });
+  after(async () => browser?.close());
+  beforeEach(async () => {
+    demo = await startDemo({ MAGIC_LINK_CROSS_DEVICE: '1' });
+  });
+  afterEach(async () => {
+    for (const created of contexts.splice(0)) await created.close();
+    await demo.stop();
+  });
+
+  /** The laptop asks; the number its page shows. */
+  async function laptopAsks(javaScript: boolean): Promise<{ laptop: Page; match: string }> {
+    const laptop = await (await context({ ...DESKTOP, javaScriptEnabled: javaScript })).newPage();
+    await askForLink(laptop, demo, 'ada@example.com');
+    const match = ((await laptop.locator('.match-number strong').textContent()) ?? '').trim();
+    assert.match(match, /^[1-9]\d$/, 'the asking page shows a 2-digit number');
+    return { laptop, match };
+  }
+
+  /** The phone opens the mailed link; its confirm page. */
+  async function phoneOpensMail(): Promise<Page> {
+    const phone = await (await context(PHONE)).newPage();
+    await phone.goto((await lastMail(demo)).url);
+    await phone.getByRole('button', { name: 'Approve the other device' }).waitFor();
+    return phone;
+  }
+
+  it('the phone types the number; the laptop tab lands on the dashboard by itself; the phone is not signed in', async () => {
+    const { laptop, match } = await laptopAsks(true);
+    await expectAccessible(laptop, 'check your email, with the number');
+    await screenshot(laptop, 'cross-device-laptop-number');
+    const phone = await phoneOpensMail();
+    const confirmText = (await phone.textContent('main')) ?? '';
+    assert.doesNotMatch(confirmText.replace(/\d+ (?:seconds|minutes|hours)/g, ''), new RegExp(`\\b${match}\\b`), 'the phone never shows the number');
+    assert.match(confirmText, /Chrome on Linux|Chrome/);
+    await expectAccessible(phone, 'the confirm page on another device');
+    await screenshot(phone, 'cross-device-phone-confirm');
+    await phone.getByLabel('Number shown on the other device').fill(match);
+    await phone.getByRole('button', { name: 'Approve the other device' }).click();
+    await phone.getByRole('heading', { name: 'Approved' }).waitFor();
+    await expectAccessible(phone, 'approved');
+    await screenshot(phone, 'cross-device-phone-approved');
+    await laptop.waitForURL(`${demo.url}/dashboard`, { timeout: 15_000 });
+    await screenshot(laptop, 'cross-device-laptop-dashboard');
+    assert.equal(await signedIn(laptop.context(), demo), true);
+    assert.equal(await signedIn(phone.context(), demo), false);
+  });
+
+  it('without JavaScript: "I approved it on my phone" says when it is too early, then collects', async () => {
+    const { laptop, match } = await laptopAsks(false);
+    await laptop.getByRole('button', { name: 'I approved it on my phone' }).click();
+    await laptop.getByText('Not approved yet').waitFor();
+    await screenshot(laptop, 'cross-device-laptop-not-yet');
+    // axe needs script: the same state, with the same cookies, in a context that runs it.
+    const checker = await (await context()).newPage();
+    await checker.context().addCookies(await laptop.context().cookies());
+    await checker.goto(laptop.url());
+    await checker.getByText('Not approved yet').waitFor();
+    await expectAccessible(checker, 'not approved yet');
+    await checker.close();
+    const phone = await phoneOpensMail();
+    await phone.getByLabel('Number shown on the other device').fill(match);
+    await phone.getByRole('button', { name: 'Approve the other device' }).click();
+    await phone.getByRole('heading', { name: 'Approved' }).waitFor();
+    await laptop.getByRole('button', { name: 'I approved it on my phone' }).click();
+    await laptop.waitForURL(`${demo.url}/dashboard`);
+    assert.equal(await signedIn(laptop.context(), demo), true);
+  });
+
+  it('a wrong number cancels the sign-in on both screens, and each says so accessibly', async () => {
+    const { laptop, match } = await laptopAsks(true);
+    const phone = await phoneOpensMail();
+    await phone.getByLabel('Number shown on the other device').fill(match === '99' ? '10' : String(Number(match) + 1));
+    await phone.getByRole('button', { name: 'Approve the other device' }).click();
+    await phone.getByRole('heading', { name: 'Sign-in cancelled' }).waitFor();
+    await expectAccessible(phone, 'sign-in cancelled');
+    await screenshot(phone, 'cross-device-phone-cancelled');
+    await laptop.getByText('This sign-in was cancelled or has expired').waitFor({ timeout: 10_000 });
+    await expectAccessible(laptop, 'the asking page after a cancel');
+    await screenshot(laptop, 'cross-device-laptop-cancelled');
+    assert.equal(await signedIn(laptop.context(), demo), false);
+  });
+});

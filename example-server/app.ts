@@ -33,7 +33,7 @@ type SessionDataFlash = PageError & { typedEmail?: string; focusEmail?: boolean 
 declare module 'express-session' {
   interface SessionData {
     /** The address the last link went to (sealed), and when (ms): the "check your email" state. */
-    sent: { to: string; at: number };
+    sent: { to: string; at: number; match?: number };
     /** When each address (by keyed digest) last got a link from this browser: the resend lock is per address. */
     resend: Record<string, number>;
     /** Wrong codes typed in this browser, per address digest: after the store's 5 the code is dead. */
@@ -98,6 +98,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     ...(redis ? { redis } : postgres ? { postgres } : {}),
     ttlSeconds: settings.ttlSeconds,
     retentionSeconds: settings.retentionSeconds,
+    crossDevice: settings.crossDevice,
     limits: {
       windowSeconds: settings.limitWindowSeconds,
       // A spent budget blocks until the window would have ended (the library caps a block at an hour).
@@ -170,10 +171,10 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
 
   app.get('/', pageHeaders, (req, res) => {
     if (req.user) return res.redirect(303, '/dashboard');
-    const flash = req.session.flash;
+    const flash = req.session.flash ?? attemptOutcome(req);
     delete req.session.flash;
     const to = sealer.open(req.session.sent?.to);
-    const sent = to === undefined ? undefined : { to, at: req.session.sent!.at };
+    const sent = to === undefined ? undefined : { to, at: req.session.sent!.at, match: req.session.sent!.match };
     const lastSent = sent ? (req.session.resend?.[sealer.key(sent.to)] ?? sent.at) : 0;
     res.type('html').send(
       signInPage({
@@ -200,7 +201,7 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     try {
       const sent = await magicLink.requestLink(req, { email, redirect: '/dashboard' });
       const now = Date.now();
-      req.session.sent = { to: sealer.seal(sent.email), at: now };
+      req.session.sent = { to: sealer.seal(sent.email), at: now, ...(sent.match === undefined ? {} : { match: sent.match }) };
       // The last few addresses only: the session stays small.
       const recent = Object.entries(req.session.resend ?? {}).slice(-4);
       req.session.resend = Object.fromEntries([...recent, [lockKey, now], [sealer.key(sent.email), now]]);
@@ -263,6 +264,11 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
     });
   });
 
+  if (settings.crossDevice) {
+    app.get('/v1/auth/attempt', magicLink.attemptStatusHandler());
+    // Without JavaScript, "I approved it on my phone" posts here and is sent on (or back to `/`).
+    app.post('/v1/auth/attempt', magicLink.attemptCollectHandler());
+  }
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler());
   app.post('/v1/auth/verify', magicLink.verifyHandler());
   app.post('/v1/auth/exchange', magicLink.exchangeHandler());
@@ -346,6 +352,13 @@ export function createExampleApp(settings: Settings, { log = console.log }: Exam
       await postgres?.end();
     },
   };
+}
+
+/** The collect form's outcome, when it sent the person back here: `?attempt=pending` or `?magic_link_error=`. */
+function attemptOutcome(req: Request): SessionDataFlash | undefined {
+  if (req.query.attempt === 'pending') return { form: 'attempt', code: 'attempt_pending' };
+  const code = req.query.magic_link_error;
+  return typeof code === 'string' && /^[a-z_]{1,64}$/.test(code) ? { form: 'attempt', code: `attempt_${code}` } : undefined;
 }
 
 function pingWithin(redis: Redis, ms: number): Promise<boolean> {

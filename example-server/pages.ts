@@ -36,6 +36,12 @@ const SENTENCES: Record<string, string> = {
   exchange_code_attempt_limit_exceeded: 'Too many wrong codes were tried.',
   magic_link_already_used: 'That code has already been used. Send a new link to sign in again.',
   account_not_found: 'No account was found for this email address.',
+  attempt_pending: 'Not approved yet. On your other device, choose “Approve the other device” and type the number shown here.',
+  attempt_magic_link_expired: 'That sign-in was cancelled or has expired. Send another link to try again.',
+  attempt_magic_link_already_used: 'That sign-in has already been used. Send another link to sign in again.',
+  attempt_magic_link_not_found: 'This browser has no sign-in waiting. Send another link to try again.',
+  attempt_magic_link_ip_limit_exceeded: 'Too many checks came from your network.',
+  attempt_service_unavailable: 'Sign-in is temporarily unavailable. Please try again shortly.',
 };
 
 export function sentenceFor(code: string): string {
@@ -58,7 +64,7 @@ export function lifetimeWords(seconds: number): string {
 
 export interface PageError {
   /** Which form the error belongs to. */
-  form: 'email' | 'code';
+  form: 'email' | 'code' | 'attempt';
   code: string;
   retryAfter?: number | null;
 }
@@ -66,8 +72,8 @@ export interface PageError {
 export interface SignInState {
   devInbox: boolean;
   ttlSeconds: number;
-  /** Set once a link was sent: the address and when (ms). */
-  sent?: { to: string; at: number } | undefined;
+  /** Set once a link was sent: the address and when (ms), and the match number with cross-device approval. */
+  sent?: { to: string; at: number; match?: number | undefined } | undefined;
   /** Milliseconds until this address may get another link (0 = now). */
   resendInMs?: number;
   error?: PageError | undefined;
@@ -129,6 +135,24 @@ ${field({
 </form>`;
 }
 
+/**
+ * Cross-device approval: the number to type on the other device, large, said once as part of the
+ * page (a screen reader hears it with the heading, never again on a poll), and a button that
+ * collects the sign-in without JavaScript.
+ */
+function approvalSection(match: number, error: PageError | undefined): string {
+  const message = error?.form === 'attempt' ? `<p id="attempt-error" class="error" role="alert">${escapeHtml(errorText(error))}</p>\n` : '';
+  return `<section aria-labelledby="match-heading" data-attempt>
+<h2 id="match-heading">Opening the email on your phone?</h2>
+<p>There, choose “Approve the other device” and type this number. This page then signs you in by itself.</p>
+<p class="match-number"><span class="visually-hidden">Your number is </span><strong>${match}</strong></p>
+${message}<form method="post" action="/v1/auth/attempt" data-once>
+<button type="submit" class="secondary">I approved it on my phone</button>
+</form>
+<p class="muted" role="status" data-attempt-status></p>
+</section>`;
+}
+
 export function signInPage(state: SignInState): string {
   const lifetime = lifetimeWords(state.ttlSeconds);
   const inbox = state.devInbox
@@ -150,8 +174,9 @@ export function signInPage(state: SignInState): string {
 </form>
 </div>
 ${resendIn > 0 ? `<p id="resend-hint" class="muted">You can ask for another link to this address ${waitWords(resendIn / 1000)}.</p>` : ''}${resendError}
+${state.sent.match === undefined ? '' : approvalSection(state.sent.match, state.error)}
 <section aria-labelledby="code-heading">
-<h2 id="code-heading">Reading the email on another device?</h2>
+<h2 id="code-heading">${state.sent.match === undefined ? 'Reading the email on another device?' : 'Or type the code from the email'}</h2>
 <p class="muted">Enter the 6-digit code from the email here instead of opening the link.</p>
 ${codeForm(state.sent.to, state.error, false)}
 </section>

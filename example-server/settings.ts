@@ -23,6 +23,8 @@ export interface Settings {
   verifyIpLimit: number;
   exchangeIpLimit: number;
   docsBaseUrl: string | undefined;
+  /** Cross-device approval (`MAGIC_LINK_CROSS_DEVICE=1`): the phone approves the laptop with a number. */
+  crossDevice: boolean;
 }
 
 export class SettingsError extends Error {}
@@ -104,5 +106,13 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     verifyIpLimit: whole(env, 'MAGIC_LINK_VERIFY_IP_LIMIT', 20, 1, 1_000_000),
     exchangeIpLimit: whole(env, 'MAGIC_LINK_EXCHANGE_IP_LIMIT', 10, 1, 1_000_000),
     docsBaseUrl: env.DOCS_BASE_URL?.trim() || undefined,
+    crossDevice: onOff(env, 'MAGIC_LINK_CROSS_DEVICE'),
   };
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string): boolean {
+  const value = env[name]?.trim() ?? '';
+  if (value === '' || value === '0') return false;
+  if (value === '1') return true;
+  throw new SettingsError(`${name} must be 1 (on) or 0 (off); got ${JSON.stringify(value)}.`);
 }

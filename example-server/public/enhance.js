@@ -62,3 +62,43 @@ if (inbox) {
     }
   }, 1000);
 }
+
+// Cross-device approval: once the other device approves, collect the sign-in and move on. The number
+// is part of the page, read once; the status line speaks only when the wait ends.
+const attempt = document.querySelector('[data-attempt]');
+if (attempt) {
+  const status = attempt.querySelector('[data-attempt-status]');
+  let stopped = false;
+  const say = (text) => {
+    stopped = true;
+    if (status) status.textContent = text;
+  };
+  const tick = async () => {
+    if (stopped) return;
+    let wait = 2000;
+    try {
+      const response = await fetch('/v1/auth/attempt', { credentials: 'same-origin', cache: 'no-store' });
+      const retry = Number(response.headers.get('Retry-After'));
+      if (retry > 0) wait = retry * 1000;
+      const body = await response.json();
+      const state = body.success ? body.data.status : 'gone';
+      if (state === 'approved') {
+        const collected = await fetch('/v1/auth/attempt', {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'Content-Type': 'application/json' },
+          body: '{}',
+        });
+        if (collected.ok) return window.location.assign('/dashboard');
+      } else if (state === 'expired' || state === 'gone') {
+        return say('This sign-in was cancelled or has expired. Send another link to try again.');
+      } else if (state === 'collected') {
+        return window.location.assign('/dashboard');
+      }
+    } catch {
+      // Offline for a moment: the next check will tell.
+    }
+    setTimeout(tick, wait);
+  };
+  setTimeout(tick, 2000);
+}

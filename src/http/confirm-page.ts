@@ -102,7 +102,7 @@ function minutesText(ms: number): string {
 
 // The button disables itself after the first press; the form works the same without script.
 const PRESS_ONCE =
-  "document.currentScript.previousElementSibling.addEventListener('submit',function(e){var b=e.target.querySelector('button');setTimeout(function(){b.disabled=true;b.textContent='Signing in…'},0)})";
+  "document.currentScript.previousElementSibling.addEventListener('submit',function(e){var b=e.target.querySelector('button');setTimeout(function(){b.disabled=true;b.textContent=b.dataset.busy||'Signing in…'},0)})";
 
 /** The form's page binding: where it posts, the token, and this page load's cookie name and nonce. */
 interface PageForm {
@@ -112,12 +112,12 @@ interface PageForm {
   readonly nonce: string;
 }
 
-function hiddenForm(form: PageForm, label: string, options: { action?: string; inner?: string; secondary?: boolean } = {}): string {
+function hiddenForm(form: PageForm, label: string, options: { action?: string; inner?: string; secondary?: boolean; busy?: string } = {}): string {
   return `<form method="post" action="${escapeHtml(form.req.baseUrl + form.req.path)}">
 <input type="hidden" name="token" value="${escapeHtml(form.token)}">
 <input type="hidden" name="page" value="${escapeHtml(form.cookieName)}">
 <input type="hidden" name="nonce" value="${escapeHtml(form.nonce)}">
-${options.action ? `<input type="hidden" name="action" value="${options.action}">\n` : ''}${options.inner ?? ''}<p><button type="submit"${options.secondary ? ' class="secondary"' : ''}>${escapeHtml(label)}</button></p>
+${options.action ? `<input type="hidden" name="action" value="${options.action}">\n` : ''}${options.inner ?? ''}<p><button type="submit"${options.secondary ? ' class="secondary"' : ''}${options.busy ? ` data-busy="${options.busy}"` : ''}>${escapeHtml(label)}</button></p>
 </form><script>${PRESS_ONCE}</script>`;
 }
 
@@ -134,7 +134,8 @@ ${hiddenForm(form, 'Sign in')}
  */
 function crossDeviceForm(service: SignInService, form: PageForm, content: LinkContent, expiresAt: number, wrongShape = false): string {
   const asked = content.asked;
-  const when = asked ? `${minutesText(Math.max(1000, service.config.now() - asked.at))} ago` : 'recently';
+  const since = asked ? service.config.now() - asked.at : Infinity;
+  const when = since < 60_000 ? 'just now' : Number.isFinite(since) ? `${minutesText(since)} ago` : 'recently';
   const error = wrongShape ? '<p id="match-error" class="error" role="alert">Type the 2-digit number that the other device shows.</p>\n' : '';
   const matchField = `<label for="match">Number shown on the other device</label>
 ${error}<input id="match" name="match" type="text" inputmode="numeric" pattern="[0-9]*" maxlength="2" autocomplete="off" required${wrongShape ? ' aria-invalid="true" aria-describedby="match-error" autofocus' : ''}>
@@ -143,11 +144,11 @@ ${error}<input id="match" name="match" type="text" inputmode="numeric" pattern="
 <p>A sign-in as <strong>${escapeHtml(maskEmail(content.email))}</strong> was asked for ${when} from <strong>${escapeHtml(asked?.from ?? 'another browser')}</strong>.</p>
 <h2>Approve the other device</h2>
 <p>Approving signs in the device that asked, not this one. Type the number it shows: a wrong number cancels this link.</p>
-${hiddenForm(form, 'Approve the other device', { action: 'approve', inner: matchField })}
+${hiddenForm(form, 'Approve the other device', { action: 'approve', inner: matchField, busy: 'Approving…' })}
 <h2>Or sign in on this device</h2>
 ${hiddenForm(form, 'Sign in on this device', { action: 'sign_in' })}
 <h2>Didn't ask to sign in?</h2>
-${hiddenForm(form, 'Not me: cancel this sign-in', { action: 'deny', secondary: true })}
+${hiddenForm(form, 'Not me: cancel this sign-in', { action: 'deny', secondary: true, busy: 'Cancelling…' })}
 <p class="muted">This link works once and expires in about ${minutesText(expiresAt - service.config.now())}.</p>`;
 }
 

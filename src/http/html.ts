@@ -18,7 +18,10 @@ h1{font-size:1.35rem;margin:0 0 12px}p{margin:0 0 16px}.muted{color:#5b6475;font
 button,.button{display:inline-block;min-height:48px;min-width:48px;background:#2456e8;color:#fff;border:0;border-radius:8px;padding:12px 20px;font-size:1rem;cursor:pointer;text-decoration:none}
 button:hover,.button:hover{background:#1c45bf}button:disabled{opacity:.7;cursor:wait}a{color:#2456e8}
 :focus-visible{outline:3px solid #1c45bf;outline-offset:2px}
-@media (prefers-color-scheme:dark){body{background:#12151b;color:#e6e9ef}main{background:#1b1f27;border-color:#2c323d}.muted{color:#a9b1c0}a{color:#8fb0ff}}`;
+h2{font-size:1.05rem;margin:20px 0 6px}label{display:block;font-weight:600;margin-bottom:6px}
+input[type=text]{width:8rem;min-height:48px;font-size:1.5rem;letter-spacing:.1em;padding:8px 12px;border:1px solid #8a93a3;border-radius:8px;margin-bottom:12px;background:inherit;color:inherit}
+button.secondary{background:transparent;color:#2456e8;border:1px solid #2456e8}.error{color:#b42318;font-weight:600}
+@media (prefers-color-scheme:dark){body{background:#12151b;color:#e6e9ef}main{background:#1b1f27;border-color:#2c323d}.muted{color:#a9b1c0}a,button.secondary{color:#8fb0ff;border-color:#8fb0ff}.error{color:#ff9c8f}}`;
 
 /** Security headers for every confirm response: the URL carries a live token. */
 export function setPageHeaders(res: Response, scriptSources: readonly string[] = []): void {

@@ -26,6 +26,7 @@ describe('config/options', () => {
       failedExchangesPerIp: 10,
       failedExchangesPerEmail: 20,
       failedExchangesTotal: 1000,
+      attemptChecksPerIp: 1200,
       windowSeconds: 3600,
       blockSeconds: 3600,
     });

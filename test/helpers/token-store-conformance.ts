@@ -1,7 +1,7 @@
 // One set of cases every TokenStore must pass; run against each store implementation.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { EmailKey, TokenKey, TokenRecord, TokenStore } from '../../src/index.js';
+import type { AttemptRecord, EmailKey, TokenKey, TokenRecord, TokenStore } from '../../src/index.js';
 
 export interface StoreUnderTest {
   store: TokenStore;
@@ -321,6 +321,70 @@ export function describeTokenStore(name: string, create: () => Promise<StoreUnde
         await store.save(link.key, link.record, saveOptions(false, T0 + 1));
         assert.deepEqual(await store.exchange(email, 'wrong', tries(T0 + 2)), { status: 'not_found', wrong: true });
         assert.equal((await store.exchange(email, 'right', tries(T0 + 3))).status, 'redeemed');
+      });
+    });
+
+    describe('cross-device attempts (approve, attempt)', () => {
+      const WINDOW = 60_000;
+      function withAttempt(email: EmailKey) {
+        const link = newLink(email);
+        const attempt = { check: random(16), match: random(16), sealed: random(40) };
+        const attemptKey = { tag: link.key.tag, id: link.key.id, check: attempt.check };
+        return { ...link, record: { ...link.record, attempt }, attempt, attemptKey };
+      }
+      const step = (now: number, name: 'read' | 'collect' | 'release' = 'read') => ({ now, step: name, collectWindowMs: WINDOW });
+      const approving = (now: number, match: string | null) => ({ ...at(now), match });
+
+      it('an attempt is saved with its link, peeks with it, and answers only to its own check', async function (this: Mocha.Context) {
+        if (!store.approve || !store.attempt) return this.skip();
+        const { key, record, attemptKey } = withAttempt(newEmail());
+        await store.save(key, record, saveOptions());
+        assert.deepEqual(await store.peek(key, T0), record);
+        assert.equal((await store.attempt(attemptKey, step(T0)))?.state, 'pending');
+        assert.equal(await store.attempt({ ...attemptKey, check: random(16) }, step(T0)), null);
+      });
+
+      it('the right match approves (the link is then used); it is collected once within the window, and a release makes it collectable again', async function (this: Mocha.Context) {
+        if (!store.approve || !store.attempt) return this.skip();
+        const { key, record, attempt, attemptKey } = withAttempt(newEmail());
+        await store.save(key, record, saveOptions());
+        assert.deepEqual(await store.approve(key, approving(T0 + 1, attempt.match)), { status: 'approved' });
+        assert.equal((await store.redeem(key, at(T0 + 2))).status, 'already_used');
+        const [first, second] = await Promise.all([store.attempt(attemptKey, step(T0 + 3, 'collect')), store.attempt(attemptKey, step(T0 + 3, 'collect'))]);
+        assert.equal([first, second].filter((r) => r?.taken).length, 1, 'exactly one collect takes it');
+        assert.equal((await store.attempt(attemptKey, step(T0 + 4)))?.state, 'collected');
+        await store.attempt(attemptKey, step(T0 + 5, 'release'));
+        assert.equal((await store.attempt(attemptKey, step(T0 + 6, 'collect')))?.taken, true);
+      });
+
+      it('past the window nothing is collected; a wrong match or none denies and uses the link', async function (this: Mocha.Context) {
+        if (!store.approve || !store.attempt) return this.skip();
+        const late = withAttempt(newEmail());
+        await store.save(late.key, late.record, saveOptions());
+        await store.approve(late.key, approving(T0 + 1, late.attempt.match));
+        assert.equal((await store.attempt(late.attemptKey, step(T0 + 1 + WINDOW, 'collect')))?.taken, false);
+        for (const match of [random(16), null]) {
+          const { key, record, attemptKey } = withAttempt(newEmail());
+          await store.save(key, record, saveOptions());
+          assert.deepEqual(await store.approve(key, approving(T0 + 1, match)), { status: 'denied' });
+          const outcome: AttemptRecord | null = await store.attempt(attemptKey, step(T0 + 2, 'collect'));
+          assert.equal(outcome?.state, 'denied');
+          assert.equal(outcome?.taken, false);
+          assert.equal((await store.redeem(key, at(T0 + 3))).status, 'already_used');
+        }
+      });
+
+      it('a link without an attempt cannot be approved; approve and redeem race to one winner', async function (this: Mocha.Context) {
+        if (!store.approve || !store.attempt) return this.skip();
+        const plain = newLink(newEmail());
+        await store.save(plain.key, plain.record, saveOptions());
+        assert.deepEqual(await store.approve(plain.key, approving(T0 + 1, null)), { status: 'not_found' });
+        const { key, record, attempt } = withAttempt(newEmail());
+        await store.save(key, record, saveOptions());
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? store.redeem(key, at(T0 + 1)) : store.approve!(key, approving(T0 + 1, attempt.match)))),
+        );
+        assert.equal(results.filter((r) => r.status === 'redeemed' || r.status === 'approved').length, 1);
       });
     });
 

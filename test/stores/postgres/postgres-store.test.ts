@@ -37,7 +37,7 @@ describe('PostgreSQL token store', function () {
 
   it('migrate() is safe to run again, and from processes starting together', async () => {
     await Promise.all([migrate(pool), migrate(pool), migrate(pool)]);
-    assert.equal(server.psql("SELECT value FROM magic_link_meta WHERE name = 'schema_version'"), '2');
+    assert.equal(server.psql("SELECT value FROM magic_link_meta WHERE name = 'schema_version'"), '3');
   });
 
   it('a database without the schema answers 503, creates nothing at request time, and works once migrated', async () => {
@@ -56,7 +56,7 @@ describe('PostgreSQL token store', function () {
     }
   });
 
-  it('a database on schema 1 is brought to schema 2 by migrate(): sign-ins work, with the link budgets taken in the save', async () => {
+  it('a database on schema 1 is brought to schema 3 by migrate(): sign-ins work, with the link budgets taken in the save, and attempts', async () => {
     server.psql('CREATE DATABASE upgraded');
     const old = new pg.Pool({ connectionString: server.url.replace(/\/postgres$/, '/upgraded'), max: 4 });
     try {
@@ -64,11 +64,17 @@ describe('PostgreSQL token store', function () {
       const { app, tokenOf } = createTestApp({ postgres: old, secret: TEST_SECRET, now: Date.now, verify: anyone });
       await migrate(old);
       const version = await old.query<{ value: string }>("SELECT value FROM magic_link_meta WHERE name = 'schema_version'");
-      assert.equal(version.rows[0]!.value, '2');
+      assert.equal(version.rows[0]!.value, '3');
       assert.equal((await request(app).post('/v1/auth/magic-link').send({ email: 'old@example.com' })).status, 202);
       assert.equal((await request(app).post('/v1/auth/verify').send({ token: tokenOf() })).status, 200);
       const limits = await old.query<{ n: number }>('SELECT count(*)::int AS n FROM magic_link_limits');
       assert.ok(limits.rows[0]!.n >= 1, 'the budgets were taken');
+      const crossDevice = createTestApp({ postgres: old, secret: TEST_SECRET, now: Date.now, verify: anyone, crossDevice: true });
+      const asker = request.agent(crossDevice.app);
+      assert.equal((await asker.post('/v1/auth/magic-link').send({ email: 'old@example.com' })).status, 202);
+      assert.equal(((await asker.get('/v1/auth/attempt')).body as { data: { status: string } }).data.status, 'pending');
+      const attempts = await old.query<{ n: number }>('SELECT count(*)::int AS n FROM magic_link_attempts');
+      assert.equal(attempts.rows[0]!.n, 1, 'the attempt was saved with its link');
     } finally {
       await old.end();
     }
