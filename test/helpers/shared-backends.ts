@@ -96,13 +96,13 @@ export const SHARED_BACKENDS: ReadonlyArray<{ name: string; start: () => Promise
           return Number(rows[0]?.sum ?? 0);
         },
         async dump() {
-          const tables = ['magic_link_links', 'magic_link_emails', 'magic_link_limits', 'magic_link_meta'];
+          const tables = ['magic_link_links', 'magic_link_emails', 'magic_link_limits', 'magic_link_attempts', 'magic_link_meta'];
           const text = tables.map((table) => server.psql(`SELECT * FROM ${table}`)).join('\n');
           const ids = (await pool.query<{ id: string }>('SELECT id FROM magic_link_links')).rows.map((row) => row.id.split(':').at(-1)!);
           return { dump: text, recordIds: new Set(ids) };
         },
         async reset() {
-          await pool.query('TRUNCATE magic_link_links, magic_link_emails, magic_link_limits');
+          await pool.query('TRUNCATE magic_link_links, magic_link_emails, magic_link_limits, magic_link_attempts');
         },
         async stop() {
           await pool.end();

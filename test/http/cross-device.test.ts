@@ -1,7 +1,7 @@
 // Cross-device approval (SPEC §8) over HTTP, with a cookie jar per device: the laptop asks, the
 // phone opens the mail. Run on the memory store and on each shared backend.
 import assert from 'node:assert/strict';
-import type request from 'supertest';
+import request from 'supertest';
 import type { MagicLinkEvent, MagicLinkOptions } from '../../src/index.js';
 import { browser, openConfirmPage, type Browser, type ConfirmForm } from '../helpers/confirm.js';
 import { SHARED_BACKENDS, type Backend } from '../helpers/shared-backends.js';
@@ -30,7 +30,7 @@ async function ask(options: Partial<MagicLinkOptions>, email = 'alice@example.co
   assert.equal(res.status, 202, res.text);
   const match = (res.body as { data: { match: number } }).data.match;
   assert.ok(Number.isInteger(match) && match >= 10 && match <= 99, `match ${match}`);
-  return { t, laptop, phone, match, token: t.tokenOf(), events };
+  return { t, laptop, phone, match, token: t.outbox.length > 0 ? t.tokenOf() : '', events };
 }
 
 const poll = async (agent: Browser): Promise<string> => {
@@ -192,6 +192,32 @@ for (const { name, start } of BACKENDS) {
       assert.equal(await poll(laptop), 'expired');
     });
 
+    it('a frozen store: the approve and the collect answer 503 and spend nothing; both work once it is back', async function () {
+      if (!backend) return this.skip();
+      const { laptop, phone, match, token } = await ask({ ...options, storeTimeoutMs: 500 });
+      const form = await openConfirmPage(phone, token);
+      backend.pause();
+      try {
+        const frozen = await press(phone, form, { action: 'approve', match: String(match) });
+        assert.equal(frozen.status, 503, frozen.text);
+      } finally {
+        backend.resumeFromPause();
+      }
+      await sleep(300); // the late command reaches the server now, past its deadline: it must write nothing
+      assert.equal(await poll(laptop), 'pending', 'the 503 approved nothing and spent nothing');
+      assert.equal((await press(phone, form, { action: 'approve', match: String(match) })).status, 200);
+      backend.pause();
+      try {
+        assert.equal((await collect(laptop)).status, 503);
+      } finally {
+        backend.resumeFromPause();
+      }
+      await sleep(300);
+      assert.equal(await poll(laptop), 'approved', 'the 503 collected nothing');
+      assert.equal((await collect(laptop)).status, 200);
+      assert.equal(await signedIn(laptop), true);
+    });
+
     it('GET and HEAD of the confirm URL change nothing, and neither they nor the mail carry the number', async () => {
       const { laptop, phone, match, token, t } = await ask(options);
       for (let i = 0; i < 3; i++) {
@@ -266,3 +292,61 @@ async function openConfirmPageAllowingFailure(agent: Browser, token: string): Pr
   const page = /name="page" value="([^"]*)"/.exec(res.text)?.[1] ?? 'x';
   return { token, page, nonce };
 }
+
+describe('cross-device approval: budgets, policy and configuration', () => {
+  it('polls and collects are budgeted per IP', async () => {
+    const { laptop } = await ask({ limits: { attemptChecksPerIp: 3 } });
+    for (let i = 0; i < 3; i++) assert.equal(await poll(laptop), 'pending');
+    expectError(await laptop.get('/v1/auth/attempt'), 'magic_link_ip_limit_exceeded', 3600);
+    expectError(await collect(laptop), 'magic_link_ip_limit_exceeded', 'any');
+  });
+
+  it('a wrong number counts as a wrong code for the address: past the budget, codes and even the right number are refused', async () => {
+    const first = await ask({ limits: { failedExchangesPerEmail: 1 } });
+    await press(first.phone, await openConfirmPage(first.phone, first.token), { action: 'approve', match: wrongNumber(first.match) });
+    // A second link for the same address, on the same app: the wrong number spent the address's budget.
+    const asked = await first.laptop.post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
+    const match = (asked.body as { data: { match: number } }).data.match;
+    const refused = await press(first.phone, await openConfirmPage(first.phone, first.t.tokenOf()), { action: 'approve', match: String(match) });
+    assert.equal(refused.status, 429, refused.text);
+    expectError(
+      await request(first.t.app).post('/v1/auth/exchange').send({ email: 'alice@example.com', code: first.t.codeOf() }),
+      'exchange_code_attempt_limit_exceeded',
+      'any',
+    );
+    assert.equal(await poll(first.laptop), 'pending', 'the refused approval spent nothing');
+  });
+
+  it('a link withheld by beforeSend still answers a number and a cookie whose poll reads pending', async () => {
+    const sent = await ask({});
+    const withheld = await ask({ beforeSend: () => false });
+    assert.equal(withheld.t.outbox.length, 0, 'nothing was mailed');
+    assert.ok(cookieOf(withheld.laptop, 'ml_attempt'));
+    assert.equal(await poll(withheld.laptop), await poll(sent.laptop));
+    assert.equal((await collect(withheld.laptop)).status, 202);
+  });
+
+  it('is refused at construction without a store that keeps attempts, and the attempt handlers need it on', () => {
+    const store = {
+      save: async () => true,
+      peek: async () => null,
+      redeem: async () => ({ status: 'not_found' as const }),
+      exchange: async () => ({ status: 'not_found' as const, wrong: true }),
+      delete: async () => undefined,
+    };
+    assert.throws(() => createTestApp({ crossDevice: true, store }), /crossDevice.*approve/);
+    assert.throws(() => createTestApp({ crossDevice: 'yes' as unknown as boolean }), /crossDevice.*true or false/);
+    const { magicLink } = createTestApp();
+    assert.throws(() => magicLink.attemptStatusHandler(), /crossDevice: true/);
+    assert.throws(() => magicLink.attemptCollectHandler(), /crossDevice: true/);
+  });
+
+  it('off by default: no cookie, no number, and the confirm page offers no approval', async () => {
+    const t = createTestApp();
+    const res = await request(t.app).post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
+    assert.equal((res.body as { data: { match?: number } }).data.match, undefined);
+    assert.doesNotMatch(String(res.headers['set-cookie'] ?? ''), /ml_attempt/);
+    const page = await request(t.app).get(`/auth/magic-link/confirm?token=${t.tokenOf()}`);
+    assert.doesNotMatch(page.text, /Approve the other device/);
+  });
+});

@@ -4,6 +4,7 @@ import { RedisTokenStore } from '../../../src/index.js';
 import { anyone, createTestApp, expectError, TEST_SECRET, type TestApp } from '../../helpers/test-app.js';
 import { IOREDIS_FLAVOURS, whenReady } from '../../helpers/redis-clients.js';
 import { RedisCluster, RedisServer } from '../../helpers/redis-server.js';
+import { openConfirmPage } from '../../helpers/confirm.js';
 
 const requestLink = (app: TestApp['app'], email = 'alice@example.com') => request(app).post('/v1/auth/magic-link').send({ email });
 
@@ -223,6 +224,30 @@ describe('MagicLink on a 3-master Redis Cluster', function () {
         );
         await requestLink(app, 'a@example.com');
         expectError(await requestLink(app, 'a@example.com'), 'magic_link_email_limit_exceeded', 3600);
+      } finally {
+        client.disconnect();
+      }
+    });
+
+    it(`cross-device: attempts for addresses in different slots are approved and collected (${flavour.name})`, async () => {
+      const client = flavour.cluster(cluster.startupNodes);
+      await whenReady(client);
+      try {
+        const t = createTestApp({ redis: client, keyPrefix: `x${flavour.name.slice(-1)}:`, now: Date.now, crossDevice: true, verify: anyone });
+        for (const email of ['a@example.com', 'b@example.com', 'c@example.com', 'd@example.com']) {
+          const laptop = request.agent(t.app);
+          const phone = request.agent(t.app);
+          const asked = await laptop.post('/v1/auth/magic-link').send({ email });
+          const match = (asked.body as { data: { match: number } }).data.match;
+          const form = await openConfirmPage(phone, t.tokenOf());
+          const approved = await phone
+            .post('/auth/magic-link/confirm')
+            .type('form')
+            .send({ ...form, action: 'approve', match: String(match) });
+          assert.match(approved.text, /Approved/, `${email}: ${approved.status}`);
+          const collected = await laptop.post('/v1/auth/attempt').send({});
+          assert.equal(collected.status, 200, `${email}: ${collected.text}`);
+        }
       } finally {
         client.disconnect();
       }

@@ -29,6 +29,34 @@ for (const { name, start } of SHARED_BACKENDS)
     });
     after(() => backend?.stop());
 
+    it('cross-device attempts: the dump holds no cookie secret, no address and no match number, and nothing from it collects', async () => {
+      const { app } = createTestApp({ ...backend.options, secret: TEST_SECRET, crossDevice: true, verify: async (email) => ({ id: email, email }) });
+      const askers = await Promise.all(
+        ['asker@example.com', 'second@example.org'].map(async (email) => {
+          const agent = request.agent(app);
+          const res = await agent.post('/v1/auth/magic-link').send({ email });
+          const cookie = /ml_attempt=([A-Za-z0-9_-]+)/.exec(String(res.headers['set-cookie']))![1]!;
+          return { email, agent, cookie, match: (res.body as { data: { match: number } }).data.match };
+        }),
+      );
+      const { dump } = await backend.dump();
+      const fields = dump.split(/[\n|]/).map((field) => field.trim());
+      for (const { email, cookie, match } of askers) {
+        assert.ok(!dump.toLowerCase().includes(email), `${email} in clear`);
+        assert.ok(!dump.includes(cookie.slice(14)), 'an attempt cookie secret is in the dump');
+        assert.ok(!fields.includes(String(match)), `the match number ${match} is stored readable`);
+      }
+      // Whatever the dump holds in the cookie's place (the stored digests) collects nothing.
+      const thief = request.agent(app);
+      for (const { cookie } of askers) {
+        for (const field of fields.filter((f) => /^[A-Za-z0-9_-]{20,}$/.test(f))) {
+          const forged = (cookie.slice(0, 14) + field + 'A'.repeat(43)).slice(0, 57);
+          const res = await thief.post('/v1/auth/attempt').set('Cookie', `ml_attempt=${forged}`).send({});
+          assert.notEqual(res.status, 200, 'a forged attempt cookie signed in');
+        }
+      }
+    });
+
     it('without the secret gives no address, no code and no token; with it, a live code and a sign-in', async () => {
       const events: MagicLinkEvent[] = [];
       const { app, outbox } = createTestApp({
