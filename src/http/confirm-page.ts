@@ -227,7 +227,10 @@ export function createConfirmPageHandler(service: SignInService) {
     try {
       const token = queryToken(req);
       const state = await service.inspect(clientOf(req), token);
-      if (state.status !== 'not_found' && signedInEmailDigest(req) === state.content.emailDigest) {
+      // The asking browser signs in as ever; another one may approve it instead, signed in or not.
+      const otherDevice =
+        state.status === 'valid' && state.attemptCheck !== null && !service.isAskingBrowser(token, state.attemptCheck, attemptCookieOf(service, req));
+      if (!otherDevice && state.status !== 'not_found' && signedInEmailDigest(req) === state.content.emailDigest) {
         sendPage(res, 200, "You're already signed in", alreadySignedIn(service, state.content));
         return;
       }
@@ -236,8 +239,6 @@ export function createConfirmPageHandler(service: SignInService) {
       const secret = randomBytes(32).toString('base64url');
       setConfirmCookie(service, req, res, name, secret);
       const form = { req, token, cookieName: name, nonce: service.browserDigest('nonce', secret) };
-      // The asking browser signs in as ever; another one may approve it instead.
-      const otherDevice = state.attemptCheck !== null && !service.isAskingBrowser(token, state.attemptCheck, attemptCookieOf(service, req));
       const body = otherDevice ? crossDeviceForm(service, form, state.content, state.expiresAt) : confirmForm(service, form, state.content, state.expiresAt);
       sendPage(res, 200, `Sign in to ${service.config.appName}`, body);
     } catch (error) {

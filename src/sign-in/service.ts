@@ -40,6 +40,13 @@ import { askBeforeSend, assertDomainAllowed, gated, SendTime } from './policy.js
 import { emailKeyOf, isWellFormedCode, isWellFormedToken, Keyring, seal, tagOfEmailDigest, TAG_LENGTH } from './tokens.js';
 import { randomBytesFromPool } from './random-pool.js';
 
+/** A sign-in before the strategy handed over the app's user lookup: a fault of the setup, nothing spent. */
+function noVerifyCallback(): SignInResult {
+  const fix =
+    'This `MagicLink` has no verify callback yet: create its strategy, `passport.use(new MagicLinkStrategy({ magicLink }, async (email) => findUser(email) ?? false))`, before the first sign-in. No link was spent.';
+  return { kind: 'error', error: new MagicLinkError('internal_error', { cause: new Error(fix) }) };
+}
+
 /** A hash tag for an attempt cookie that names no link (a withheld one). */
 function randomTag(): string {
   return randomBytesFromPool(3).toString('base64url').slice(0, TAG_LENGTH);
@@ -237,11 +244,7 @@ export class SignInService {
    */
   async signIn(client: Client, credential: Credential, request: Request, retrySecrets?: readonly string[]): Promise<SignInResult> {
     const verify = this.#verify;
-    if (verify === undefined) {
-      const fix =
-        'This `MagicLink` has no verify callback yet: create its strategy, `passport.use(new MagicLinkStrategy({ magicLink }, async (email) => findUser(email) ?? false))`, before the first sign-in. No link was spent.';
-      return { kind: 'error', error: new MagicLinkError('internal_error', { cause: new Error(fix) }) };
-    }
+    if (verify === undefined) return noVerifyCallback();
     const via = 'code' in credential ? 'code' : 'link';
     const knownDigest = 'code' in credential ? this.#keyring.emailDigest(credential.email) : null;
     let redeemed: Redeemed;
@@ -331,7 +334,7 @@ export class SignInService {
    */
   async collect(client: Client, cookie: string | undefined, request: Request): Promise<CollectResult> {
     const verify = this.#verify;
-    if (verify === undefined) return this.signIn(client, { token: '' }, request);
+    if (verify === undefined) return noVerifyCallback();
     const parts = parseAttemptCookie(cookie);
     const fail = (code: ErrorCode): SignInResult => this.#refuse(client, 'link', new MagicLinkError(code), null);
     if (parts === null) return fail('magic_link_not_found');

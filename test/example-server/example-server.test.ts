@@ -168,6 +168,9 @@ describe('example server', () => {
       (error: unknown) => error instanceof SettingsError && /TRUST_PROXY/.test(error.message),
     );
     assert.throws(() => readSettings({ MAGIC_LINK_TTL: '0' }), /MAGIC_LINK_TTL/);
+    assert.throws(() => readSettings({ MAGIC_LINK_CROSS_DEVICE: 'yes' }), /MAGIC_LINK_CROSS_DEVICE must be 1/);
+    assert.equal(readSettings({ MAGIC_LINK_CROSS_DEVICE: '1' }).crossDevice, true);
+    assert.equal(readSettings({}).crossDevice, false);
     assert.throws(() => readSettings({ NODE_ENV: 'production' }), /SESSION_SECRET must be set/);
     assert.throws(() => readSettings({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) }), /MAGIC_LINK_SECRET must be set/);
   });

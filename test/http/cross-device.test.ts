@@ -171,6 +171,22 @@ for (const { name, start } of BACKENDS) {
       assert.equal(await poll(laptop), 'expired', 'the attempt ends with its link');
     });
 
+    it('a phone already signed in as the same person may still approve the laptop', async () => {
+      const t = createTestApp({ crossDevice: true, ...options });
+      const phone = browser(t.app);
+      const laptop = browser(t.app);
+      // Yesterday: the phone signed in with a link of its own.
+      await phone.post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
+      assert.equal((await press(phone, await openConfirmPage(phone, t.tokenOf()), {})).status, 303);
+      assert.equal(await signedIn(phone), true);
+      // Today: the laptop asks, and the mail is opened on the phone.
+      const asked = await laptop.post('/v1/auth/magic-link').send({ email: 'alice@example.com' });
+      const match = (asked.body as { data: { match: number } }).data.match;
+      const approved = await press(phone, await openConfirmPage(phone, t.tokenOf()), { action: 'approve', match: String(match) });
+      assert.match(approved.text, /Approved/, approved.text);
+      assert.equal((await collect(laptop)).status, 200);
+    });
+
     it('concurrent approve and same-device sign-in: exactly one wins', async () => {
       for (let round = 0; round < 5; round++) {
         const { laptop, phone, match, token } = await ask(options, `race${round}@example.com`);
