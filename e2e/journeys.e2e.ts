@@ -1,7 +1,7 @@
 // A person at the browser: the demo walked in Chromium as the issue describes, with axe-core on
 // every page state and a screenshot of each step (test-output/e2e, desktop and phone).
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { axeViolations, DESKTOP, lastMail, launch, PHONE, screenshot, signedIn, startDemo, type Demo } from './helpers.js';
 
 /** Where the page comes to rest after navigations (an aborted one included): its URL, or the error it shows. */
@@ -35,26 +35,38 @@ async function expectAccessible(page: Page, state: string): Promise<void> {
   assert.deepEqual(await axeViolations(page), [], `axe (WCAG 2.1 A/AA) on ${state}`);
 }
 
-describe('e2e: the demo in Chromium', function () {
+/** One Chromium for the suite; a fresh demo (started with `env`) per test, and the contexts it opened closed after it. */
+function demoPerTest(env: NodeJS.ProcessEnv = {}): { demo: () => Demo; context: (options?: BrowserContextOptions) => Promise<BrowserContext> } {
   let browser: Browser;
-  let demo: Demo;
+  let demo: Demo | undefined;
   const contexts: BrowserContext[] = [];
-  const context = async (options = DESKTOP): Promise<BrowserContext> => {
-    const created = await browser.newContext(options);
-    contexts.push(created);
-    return created;
-  };
-
   before(async () => {
     browser = await launch();
   });
   after(async () => browser?.close());
   beforeEach(async () => {
-    demo = await startDemo();
+    demo = await startDemo(env);
   });
   afterEach(async () => {
     for (const created of contexts.splice(0)) await created.close();
-    await demo.stop();
+    await demo?.stop();
+  });
+  return {
+    demo: () => demo!,
+    context: async (options = DESKTOP) => {
+      const created = await browser.newContext(options);
+      contexts.push(created);
+      return created;
+    },
+  };
+}
+
+describe('e2e: the demo in Chromium', function () {
+  const suite = demoPerTest();
+  const context = suite.context;
+  let demo: Demo;
+  beforeEach(() => {
+    demo = suite.demo();
   });
 
   it('happy path: form → check your email → dev inbox → confirm → dashboard (the waiting tab moves on) → sign out', async () => {
@@ -348,25 +360,11 @@ describe('e2e: the demo in Chromium', function () {
 });
 
 describe('e2e: cross-device approval in Chromium (MAGIC_LINK_CROSS_DEVICE=1)', function () {
-  let browser: Browser;
+  const suite = demoPerTest({ MAGIC_LINK_CROSS_DEVICE: '1' });
+  const context = suite.context;
   let demo: Demo;
-  const contexts: BrowserContext[] = [];
-  const context = async (options = DESKTOP): Promise<BrowserContext> => {
-    const created = await browser.newContext(options);
-    contexts.push(created);
-    return created;
-  };
-
-  before(async () => {
-    browser = await launch();
-  });
-  after(async () => browser?.close());
-  beforeEach(async () => {
-    demo = await startDemo({ MAGIC_LINK_CROSS_DEVICE: '1' });
-  });
-  afterEach(async () => {
-    for (const created of contexts.splice(0)) await created.close();
-    await demo.stop();
+  beforeEach(() => {
+    demo = suite.demo();
   });
 
   /** The laptop asks; the number its page shows. */

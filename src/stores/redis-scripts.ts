@@ -103,6 +103,13 @@ end
 local function keepMade(state, st, ms)
   if absent(st) then redis.call('PEXPIRE', state, ms) else keep(state, ms) end
 end
+-- A sign-in (a redeem, an exchange, an approval) with burnOthers: a new generation burns every
+-- other link of the email; the state outlives every link it burns.
+local function burnOthersOf(state, st, burnOthers, linkTtlMs)
+  if burnOthers ~= '1' then return end
+  redis.call('HINCRBY', state, 'g', 1)
+  keepMade(state, st, tonumber(linkTtlMs))
+end
 -- The email's state, read once per script: {generation, wrong codes, revoked below, revoked at}.
 local function stateOf(state)
   return redis.call('HMGET', state, 'g', 'f', 'r', 'rt')
@@ -270,10 +277,7 @@ if bindings ~= '' then
 else
   redis.call('HSET', linkKey, 'u', nowB36)
 end
-if burnOthers == '1' then
-  redis.call('HINCRBY', stateKey, 'g', 1)
-  keepMade(stateKey, st, tonumber(linkTtlMs))
-end
+burnOthersOf(stateKey, st, burnOthers, linkTtlMs)
 return {REPLY.redeemed, sealed, emailKey, linkTimes, 0}`,
 );
 
@@ -300,10 +304,7 @@ if tonumber(st[2] or '0') - tonumber(failures or '0') >= tonumber(maxFailures) t
 if usedAt or revokedAt(st, generation) then return {REPLY.already_used} end
 if now >= expires or burnt(st, generation, failures) then return {REPLY.expired} end
 redis.call('HSET', linkKey, 'u', nowB36)
-if burnOthers == '1' then
-  redis.call('HINCRBY', stateKey, 'g', 1)
-  keepMade(stateKey, st, tonumber(linkTtlMs))
-end
+burnOthersOf(stateKey, st, burnOthers, linkTtlMs)
 return {REPLY.redeemed}`,
 );
 
@@ -347,10 +348,7 @@ if match == '' or match ~= attemptMatch then
   return {REPLY.denied}
 end
 redis.call('HSET', linkKey, 'u', nowB36, 'x', 'a', 'xt', nowB36)
-if burnOthers == '1' then
-  redis.call('HINCRBY', stateKey, 'g', 1)
-  keepMade(stateKey, st, tonumber(linkTtlMs))
-end
+burnOthersOf(stateKey, st, burnOthers, linkTtlMs)
 return {REPLY.approved}`,
 );
 

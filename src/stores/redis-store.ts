@@ -236,16 +236,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem>, Par
     const reply = (await this.#run(
       REDEEM,
       { linkKey: this.keyOf(key) },
-      {
-        nowB36: toBase36(now + d),
-        burnOthers: flag(burnOthers),
-        statePrefix: this.#statePrefix(key.tag),
-        checks: checksOf(key),
-        linkTtlMs: String(linkTtlMs),
-        bindings: bindings.join(','),
-        replayMs: String(replayWindowMs),
-        deadline: this.#deadline(),
-      },
+      { ...this.#spendArgs(key, now + d, burnOthers, linkTtlMs), bindings: bindings.join(','), replayMs: String(replayWindowMs) },
       true,
       counters,
     )) as [number, ...Array<string | number>];
@@ -280,20 +271,7 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem>, Par
 
   async approve(key: TokenKey, { now, burnOthers, linkTtlMs, match }: ApproveOptions): Promise<ApproveResult> {
     const d = await this.#offset();
-    const reply = await this.#run(
-      APPROVE,
-      { linkKey: this.keyOf(key) },
-      {
-        nowB36: toBase36(now + d),
-        burnOthers: flag(burnOthers),
-        statePrefix: this.#statePrefix(key.tag),
-        checks: checksOf(key),
-        linkTtlMs: String(linkTtlMs),
-        match: match ?? '',
-        deadline: this.#deadline(),
-      },
-      true,
-    );
+    const reply = await this.#run(APPROVE, { linkKey: this.keyOf(key) }, { ...this.#spendArgs(key, now + d, burnOthers, linkTtlMs), match: match ?? '' }, true);
     const status = replyStatus(reply);
     if (status === 'too_late') throw new StoreDeadlineError('Redis');
     if (status === 'approved' || status === 'denied' || status === 'already_used' || status === 'expired') return { status };
@@ -397,6 +375,18 @@ export class RedisTokenStore implements TokenStore, Partial<BudgetedRedeem>, Par
       }
     })();
     return this.#measuring;
+  }
+
+  /** What every script that spends a link by its token (redeem, approve) is told: when, by which checks, and the sign-in policy. */
+  #spendArgs(key: TokenKey, serverNow: number, burnOthers: boolean, linkTtlMs: number) {
+    return {
+      nowB36: toBase36(serverNow),
+      burnOthers: flag(burnOthers),
+      statePrefix: this.#statePrefix(key.tag),
+      checks: checksOf(key),
+      linkTtlMs: String(linkTtlMs),
+      deadline: this.#deadline(),
+    };
   }
 
   #statePrefix(tag: string): string {
