@@ -36,7 +36,12 @@ async function expectAccessible(page: Page, state: string): Promise<void> {
 }
 
 /** One Chromium for the suite; a fresh demo (started with `env`) per test, and the contexts it opened closed after it. */
-function demoPerTest(env: NodeJS.ProcessEnv = {}): { demo: () => Demo; context: (options?: BrowserContextOptions) => Promise<BrowserContext> } {
+function demoPerTest(env: NodeJS.ProcessEnv = {}): {
+  demo: () => Demo;
+  /** This test's demo stopped and another started with `env`; it is the one stopped after the test. */
+  restart: (env: NodeJS.ProcessEnv) => Promise<Demo>;
+  context: (options?: BrowserContextOptions) => Promise<BrowserContext>;
+} {
   let browser: Browser;
   let demo: Demo | undefined;
   const contexts: BrowserContext[] = [];
@@ -53,6 +58,11 @@ function demoPerTest(env: NodeJS.ProcessEnv = {}): { demo: () => Demo; context: 
   });
   return {
     demo: () => demo!,
+    restart: async (other) => {
+      await demo?.stop();
+      demo = await startDemo(other);
+      return demo;
+    },
     context: async (options = DESKTOP) => {
       const created = await browser.newContext(options);
       contexts.push(created);
@@ -196,8 +206,7 @@ describe('e2e: the demo in Chromium', function () {
   });
 
   it('an expired link says it expired (a 2-second lifetime)', async () => {
-    await demo.stop();
-    demo = await startDemo({ MAGIC_LINK_TTL: '2' });
+    demo = await suite.restart({ MAGIC_LINK_TTL: '2' });
     const page = await (await context()).newPage();
     await page.goto(`${demo.url}/`);
     assert.match((await page.textContent('main')) ?? '', /expires in 2 seconds/);
@@ -213,8 +222,7 @@ describe('e2e: the demo in Chromium', function () {
   });
 
   it('a rate-limited request shows the wait in words; a wrong address is corrected at once', async () => {
-    await demo.stop();
-    demo = await startDemo({ MAGIC_LINK_IP_LIMIT: '2' });
+    demo = await suite.restart({ MAGIC_LINK_IP_LIMIT: '2' });
     const page = await (await context()).newPage();
     await askForLink(page, demo, 'ada@exmaple.com');
     // The typo: change it, and the corrected address gets its link without waiting for the resend lock.
