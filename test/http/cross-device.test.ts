@@ -1,11 +1,12 @@
 // Cross-device approval (SPEC §8) over HTTP, with a cookie jar per device: the laptop asks, the
 // phone opens the mail. Run on the memory store and on each shared backend.
 import assert from 'node:assert/strict';
+import session from 'express-session';
 import request from 'supertest';
 import type { MagicLinkEvent, MagicLinkOptions } from '../../src/index.js';
 import { browser, openConfirmPage, type Browser, type ConfirmForm } from '../helpers/confirm.js';
 import { SHARED_BACKENDS, type Backend } from '../helpers/shared-backends.js';
-import { createTestApp, expectError, sleep, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, expectError, sleep, type TestApp, type TestAppOptions } from '../helpers/test-app.js';
 
 const LAPTOP_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const PHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
@@ -20,7 +21,7 @@ interface Flow {
 }
 
 /** The laptop asks for alice's link with cross-device on; the phone has the mail. */
-async function ask(options: Partial<MagicLinkOptions>, email = 'alice@example.com'): Promise<Flow> {
+async function ask(options: TestAppOptions, email = 'alice@example.com'): Promise<Flow> {
   const events: MagicLinkEvent[] = [];
   const t = createTestApp({ crossDevice: true, onEvent: (event) => void events.push(event), ...options });
   if (!t.users.has(email)) t.users.set(email, { id: email, email });
@@ -331,6 +332,24 @@ describe('cross-device approval: budgets, policy and configuration', () => {
       'any',
     );
     assert.equal(await poll(first.laptop), 'pending', 'the refused approval spent nothing');
+  });
+
+  it('a session store that fails after the collect: 503, and the approval stays collectable once the store is back', async () => {
+    let failing = false;
+    class FlakyStore extends session.MemoryStore {
+      override set(sid: string, data: session.SessionData, callback?: (error?: unknown) => void): void {
+        if (failing) return void callback?.(new Error('ERR the session store is down'));
+        super.set(sid, data, callback);
+      }
+    }
+    const { laptop, phone, match, token } = await ask({ sessionStore: new FlakyStore() });
+    await press(phone, await openConfirmPage(phone, token), { action: 'approve', match: String(match) });
+    failing = true;
+    expectError(await collect(laptop), 'service_unavailable', 5);
+    failing = false;
+    assert.equal(await poll(laptop), 'approved', 'the failed collect was given back');
+    assert.equal((await collect(laptop)).status, 200);
+    assert.equal(await signedIn(laptop), true);
   });
 
   it('a link withheld by beforeSend still answers a number and a cookie whose poll reads pending', async () => {
