@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import session from 'express-session';
+import { FlakySessionStore } from '../helpers/flaky-session-store.js';
 import request from 'supertest';
 import { browser, confirmInBrowser, openConfirmPage, submitConfirm } from '../helpers/confirm.js';
 import { BASE_URL, createTestApp, expectError } from '../helpers/test-app.js';
@@ -191,14 +191,9 @@ describe('confirm page', () => {
   });
 
   it('a session store that fails after the redeem: a page that says so truthfully, whose Try again ends signed in once the store is back', async () => {
-    let failing = true;
-    class FlakyStore extends session.MemoryStore {
-      override set(sid: string, data: session.SessionData, callback?: (error?: unknown) => void): void {
-        if (failing) return void callback?.(new Error('ERR syntax error'));
-        super.set(sid, data, callback);
-      }
-    }
-    const { app, tokenOf, reported } = createTestApp({ sessionStore: new FlakyStore() });
+    const store = new FlakySessionStore();
+    store.failing = true;
+    const { app, tokenOf, reported } = createTestApp({ sessionStore: store });
     await requestLink(app, 'alice@example.com', '/inbox');
     const person = browser(app);
     const form = await openConfirmPage(person, tokenOf());
@@ -212,7 +207,7 @@ describe('confirm page', () => {
     // The page's own button, as the person presses it: the same hidden fields.
     const again = new RegExp(`name="nonce" value="${form.nonce}"`).test(first.text) && new RegExp(`name="page" value="${form.page}"`).test(first.text);
     assert.ok(again, 'the page offers the same form again');
-    failing = false;
+    store.failing = false;
     const retried = await submitConfirm(person, form);
     assert.equal(retried.status, 303);
     assert.equal(retried.headers.location, '/inbox');

@@ -1,10 +1,10 @@
 // Cross-device approval (SPEC §8) over HTTP, with a cookie jar per device: the laptop asks, the
 // phone opens the mail. Run on the memory store and on each shared backend.
 import assert from 'node:assert/strict';
-import session from 'express-session';
 import request from 'supertest';
 import type { MagicLinkEvent, MagicLinkOptions } from '../../src/index.js';
 import { browser, openConfirmPage, type Browser, type ConfirmForm } from '../helpers/confirm.js';
+import { FlakySessionStore } from '../helpers/flaky-session-store.js';
 import { SHARED_BACKENDS, type Backend } from '../helpers/shared-backends.js';
 import { createTestApp, expectError, sleep, type TestApp, type TestAppOptions } from '../helpers/test-app.js';
 
@@ -335,18 +335,12 @@ describe('cross-device approval: budgets, policy and configuration', () => {
   });
 
   it('a session store that fails after the collect: 503, and the approval stays collectable once the store is back', async () => {
-    let failing = false;
-    class FlakyStore extends session.MemoryStore {
-      override set(sid: string, data: session.SessionData, callback?: (error?: unknown) => void): void {
-        if (failing) return void callback?.(new Error('ERR the session store is down'));
-        super.set(sid, data, callback);
-      }
-    }
-    const { laptop, phone, match, token } = await ask({ sessionStore: new FlakyStore() });
+    const store = new FlakySessionStore();
+    const { laptop, phone, match, token } = await ask({ sessionStore: store });
     await press(phone, await openConfirmPage(phone, token), { action: 'approve', match: String(match) });
-    failing = true;
+    store.failing = true;
     expectError(await collect(laptop), 'service_unavailable', 5);
-    failing = false;
+    store.failing = false;
     assert.equal(await poll(laptop), 'approved', 'the failed collect was given back');
     assert.equal((await collect(laptop)).status, 200);
     assert.equal(await signedIn(laptop), true);
