@@ -3,6 +3,7 @@
 import type { Request, Response } from 'express';
 import { MagicLinkError } from '../errors.js';
 import { COLLECT_WINDOW_MS, POLL_SECONDS } from '../sign-in/attempts.js';
+import { UNAVAILABLE_RETRY_SECONDS } from '../sign-in/limits.js';
 import type { Asker, SignInService, StartedAttempt } from '../sign-in/service.js';
 import { browserFamily } from '../sign-in/user-agent.js';
 import { clientOf } from './client.js';
@@ -102,7 +103,7 @@ export function createAttemptCollectHandler(service: SignInService) {
         // Collected, but the session store failed: collectable again, for this browser only.
         await service.release(cookie).catch(() => undefined);
         throw error instanceof MagicLinkError && error.code === 'internal_error'
-          ? new MagicLinkError('service_unavailable', { retryAfter: 5, cause: error })
+          ? new MagicLinkError('service_unavailable', { retryAfter: UNAVAILABLE_RETRY_SECONDS, cause: error })
           : error;
       }
       clearAttemptCookie(service, res);

@@ -35,6 +35,15 @@ export function attemptCookieValue(tag: string, id: string, secret: string): str
   return `${tag}${id}${secret}`;
 }
 
+/** A well-formed cookie naming no link, for a link withheld by `beforeSend`: it must look like a real one. */
+export function decoyAttemptCookie(secret: string): string {
+  return (
+    randomBytesFromPool(11)
+      .toString('base64url')
+      .slice(0, TAG_LENGTH + ID_LENGTH) + secret
+  );
+}
+
 /** The cookie's parts, or null when it is not one of ours. */
 export function parseAttemptCookie(value: string | undefined): { tag: string; id: string; secret: string } | null {
   if (value === undefined || !COOKIE_SHAPE.test(value)) return null;

@@ -11,6 +11,7 @@ import type { MagicLinkEventType, SignInDetails, VerifyCallback } from '../types
 import {
   attemptCookieValue,
   attemptStatusOf,
+  decoyAttemptCookie,
   COLLECT_WINDOW_MS,
   matchInput,
   newAttempt,
@@ -37,19 +38,13 @@ import {
 } from './records.js';
 import { saveLink, type SaveRecord } from './issue.js';
 import { askBeforeSend, assertDomainAllowed, gated, SendTime } from './policy.js';
-import { emailKeyOf, isWellFormedCode, isWellFormedToken, Keyring, seal, tagOfEmailDigest, TAG_LENGTH } from './tokens.js';
-import { randomBytesFromPool } from './random-pool.js';
+import { emailKeyOf, isWellFormedCode, isWellFormedToken, Keyring, seal, tagOfEmailDigest } from './tokens.js';
 
 /** A sign-in before the strategy handed over the app's user lookup: a fault of the setup, nothing spent. */
 function noVerifyCallback(): SignInResult {
   const fix =
     'This `MagicLink` has no verify callback yet: create its strategy, `passport.use(new MagicLinkStrategy({ magicLink }, async (email) => findUser(email) ?? false))`, before the first sign-in. No link was spent.';
   return { kind: 'error', error: new MagicLinkError('internal_error', { cause: new Error(fix) }) };
-}
-
-/** A hash tag for an attempt cookie that names no link (a withheld one). */
-function randomTag(): string {
-  return randomBytesFromPool(3).toString('base64url').slice(0, TAG_LENGTH);
 }
 
 /** How long the browser that redeemed a link may present it again and still end signed in. */
@@ -144,10 +139,7 @@ export class SignInService {
       await this.#sendTime.waitOut(started);
       this.#emit('link_withheld', {}, client, digest);
       // An attempt too, on no link: its poll reads pending, as a real one's does until approved.
-      const decoy = attempt && {
-        cookie: attemptCookieValue(randomTag(), randomBytesFromPool(8).toString('base64url').slice(0, 11), attempt.secret),
-        match: attempt.match,
-      };
+      const decoy = attempt && { cookie: decoyAttemptCookie(attempt.secret), match: attempt.match };
       return { email, expiresAt, sentAt: config.now(), ttlSeconds, ...(decoy ? { attempt: decoy } : {}) };
     }
 
@@ -284,7 +276,6 @@ export class SignInService {
    */
   async approve(client: Client, token: string, typed: number | null): Promise<'approved' | 'denied'> {
     const state = await this.inspect(client, token);
-    if (state.status === 'not_found') throw new MagicLinkError('magic_link_not_found');
     if (state.status !== 'valid') throw new MagicLinkError(REDEEM_CODES[state.status]);
     if (state.attemptCheck === null) throw new MagicLinkError('magic_link_not_found');
     const { config } = this;
@@ -370,14 +361,19 @@ export class SignInService {
   async release(cookie: string | undefined): Promise<void> {
     const parts = parseAttemptCookie(cookie);
     if (parts === null) return;
-    const key: AttemptKey = { tag: parts.tag, id: parts.id, check: this.#keyring.browserDigest('attempt', parts.secret) };
+    const key = this.#attemptKey(parts);
     await this.#store(() => this.config.store.attempt!(key, { now: this.config.now(), step: 'release', collectWindowMs: COLLECT_WINDOW_MS }));
+  }
+
+  /** The store's key of the attempt a cookie names: its link's tag and id, and the digest of its secret. */
+  #attemptKey(parts: { tag: string; id: string; secret: string }): AttemptKey {
+    return { tag: parts.tag, id: parts.id, check: this.#keyring.browserDigest('attempt', parts.secret) };
   }
 
   /** One poll or collect, on the client's attempt budget (every call costs a point). */
   #attempt(client: Client, parts: { tag: string; id: string; secret: string }, step: AttemptOptions['step']): Promise<AttemptRecord | null> {
     const { config } = this;
-    const key: AttemptKey = { tag: parts.tag, id: parts.id, check: this.#keyring.browserDigest('attempt', parts.secret) };
+    const key = this.#attemptKey(parts);
     const counters = this.#limits.attemptCheck(this.clientKeys(client));
     return this.#reportingLimits(client, null, () =>
       this.#limits.spend(
