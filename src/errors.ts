@@ -109,7 +109,15 @@ export class MagicLinkError extends Error {
   }
 }
 
+// Answers and events name the same second many times over under load: format each second once.
+let lastSecond = NaN;
+let lastIso = '';
 /** UTC to the second with `Z`, no fraction: `2026-05-25T12:34:56Z` (envelopes and events). */
 export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastIso = new Date(second * 1000).toISOString().replace('.000Z', 'Z');
+    lastSecond = second;
+  }
+  return lastIso;
 }

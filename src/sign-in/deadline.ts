@@ -8,12 +8,22 @@ export class DeadlineExceededError extends Error {
 }
 
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  // One promise settled by whichever comes first (no race, no finally): this wraps every call to a
+  // shared store, so its own cost is paid on every request.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
       onTimeout?.();
       reject(new DeadlineExceededError(what, ms));
     }, ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }

@@ -10,6 +10,25 @@ const DOMAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export type EmailCheck = { readonly ok: true; readonly email: string } | { readonly ok: false; readonly reason: 'too_long' | 'invalid' };
 
+// Most sign-ins come from a few domains: remember recent verdicts (bounded, so a spray cannot grow it).
+const DOMAIN_CACHE = 1_000;
+const asciiDomains = new Map<string, string | null>();
+
+/** A domain (lower-cased, NFC, no trailing dot) in its ASCII form, or null when it is no mail domain. */
+function asciiDomainOf(domain: string): string | null {
+  let ascii = asciiDomains.get(domain);
+  if (ascii === undefined) {
+    // domainToASCII answers '' for whatever IDNA rejects; ASCII controls and spaces are ruled out first.
+    const converted = /[\x00-\x20\x7f]/.test(domain) ? '' : domainToASCII(domain);
+    const labels = converted.split('.');
+    const valid = converted !== '' && labels.length >= 2 && labels.every((label) => DOMAIN_LABEL.test(label)) && !/^[0-9]+$/.test(labels[labels.length - 1]!);
+    ascii = valid ? converted : null;
+    if (asciiDomains.size >= DOMAIN_CACHE) asciiDomains.clear();
+    asciiDomains.set(domain, ascii);
+  }
+  return ascii;
+}
+
 /**
  * Trimmed, Unicode NFC, lower-cased, domain in its ASCII (punycode) form without a trailing dot.
  * Sub-addresses stay distinct: `a+x@d.com` and `a+y@d.com` are two addresses.
@@ -25,12 +44,8 @@ export function normalizeEmail(input: string): EmailCheck {
   if (Buffer.byteLength(local, 'utf8') > MAX_LOCAL_OCTETS || !LOCAL_PART.test(local)) {
     return { ok: false, reason: 'invalid' };
   }
-  // domainToASCII answers '' for whatever IDNA rejects; ASCII controls and spaces are ruled out first.
-  const asciiDomain = /[\x00-\x20\x7f]/.test(domain) ? '' : domainToASCII(domain);
-  const labels = asciiDomain.split('.');
-  if (asciiDomain === '' || labels.length < 2 || !labels.every((label) => DOMAIN_LABEL.test(label)) || /^[0-9]+$/.test(labels[labels.length - 1]!)) {
-    return { ok: false, reason: 'invalid' };
-  }
+  const asciiDomain = asciiDomainOf(domain);
+  if (asciiDomain === null) return { ok: false, reason: 'invalid' };
   const email = `${local}@${asciiDomain}`;
   if (Buffer.byteLength(email, 'utf8') > MAX_ADDRESS_OCTETS) return { ok: false, reason: 'too_long' };
   return { ok: true, email };

@@ -40,4 +40,21 @@ describe('sign-in/tokens', () => {
     assert.equal(lengths(['a@b.co', 'someone.longer@example.com', 'x'.repeat(10) + '@example.org']).size, 1, 'short addresses seal to one length');
     assert.equal(lengths(['x'.repeat(20) + '@example.org', 'y'.repeat(40) + '@example.org']).size, 1, 'and longer ones to the next');
   });
+
+  it('the digests and the seal are those of earlier releases: links and records stored before an upgrade still open', () => {
+    // Known answers from the build before the digests moved to key objects and one-shot hashing:
+    // any change to how a digest or a seal key is derived fails here, not in a user's store.
+    const keyring = new Keyring(['bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw', 'former-secret-former-secret-former-secret-12']);
+    const token = `AbCdEfGhIjKlMn${'o'.repeat(32)}`;
+    const digest = keyring.emailDigest('alice@example.com');
+    assert.equal(digest, 'VnO2-C9WV-vy1a6TfZRgQLJSgSP0wNqDKqD24TXvntY');
+    assert.equal(keyring.emailDigest('alice@example.com', 1), 'fZjEMd7ryZXhfh25dWCYrIRprdYKQn-_Ujeeeh1KpjI');
+    assert.equal(keyring.codeDigest(digest, '123456'), 'hHNUF4_vsQc');
+    assert.equal(keyring.ipPseudonym('203.0.113.7'), 'mzVAuGxTVUh1Oqft');
+    assert.deepEqual(keyring.tokenKey(token), { tag: 'AbC', id: 'dEfGhIjKlMn', check: 'gX3InDSxLKU', formerChecks: ['B7w2pHz4j4g'] });
+    assert.equal(keyring.browserDigest('nonce', 's'.repeat(43)), 'SDW4M74Bk4uJMbEQIX-t0g');
+    const sealed = 'itWVgvjNStW2NvcKmbClVakaGoSHPzmPLQl4qppzHHXcyygVBLQjy0YP-X8EBnEmCqd5f7LK6otLSp5fF3f6mFkSwEgHktZiKoDqaw';
+    assert.equal(seal(token, { email: 'alice@example.com', redirect: '/welcome', data: '{"plan":"pro"}' }), sealed);
+    assert.deepEqual(unseal(token, sealed), { email: 'alice@example.com', redirect: '/welcome', data: '{"plan":"pro"}' });
+  });
 });
