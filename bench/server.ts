@@ -16,6 +16,18 @@ import type { PostgresClient } from 'express-magic-link';
 // builds in one interleaved run on the same server code.
 const { MagicLink, MagicLinkStrategy, errorHandler, migrate } = (await import(process.env.BENCH_PACKAGE ?? 'express-magic-link')) as typeof Library;
 
+const SECRET = 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw';
+
+/** A MagicLink with the bench's secret; builds from before keyed digests (4d9eaf5 and earlier) know no `secret`. */
+function magicLinkOf(options: Omit<Library.MagicLinkOptions, 'secret'>): Library.MagicLink {
+  try {
+    return new MagicLink({ ...options, secret: SECRET });
+  } catch (error) {
+    if (!(error instanceof TypeError && error.message.includes('unknown option `secret`'))) throw error;
+    return new MagicLink(options);
+  }
+}
+
 const mode = process.argv[2] ?? 'bare';
 const tokens: string[] = [];
 const app = express();
@@ -66,11 +78,10 @@ if (mode === 'bare') {
   let queries = 0;
   const counted: PostgresClient = { query: (text, values) => (queries++, pool.query(text, values) as never) };
   const { authenticator, sessions } = sessionSignIn();
-  const magicLink = new MagicLink({
+  const magicLink = magicLinkOf({
     baseUrl: 'http://127.0.0.1',
     mailer: { send: async ({ url }) => void tokens.push(url.slice(url.indexOf('token=') + 6)) },
     postgres: counted,
-    secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
   app.post('/v1/auth/magic-link', magicLink.requestLinkHandler({ sessionRequired: false }));
@@ -85,13 +96,12 @@ if (mode === 'bare') {
     : undefined;
   if (redis) await new Promise((resolve) => redis.once('ready', resolve));
   const { authenticator, sessions } = sessionSignIn();
-  const magicLink = new MagicLink({
+  const magicLink = magicLinkOf({
     baseUrl: 'http://127.0.0.1',
     mailer: { send: async ({ url }) => void tokens.push(url.slice(url.indexOf('token=') + 6)) },
     redis,
     // redis-wait: every redeem waits for a replica's acknowledgement (the durability option).
     ...(mode === 'redis-wait' ? { waitForReplicas: 1 } : {}),
-    secret: 'bK3v9QzH2mXw7RtB5nYc8LpD4sFa6GeU1oKiVbNq0Zw',
   });
   authenticator.use(new MagicLinkStrategy({ magicLink }, async (email) => user(email)));
   // The README layout: sessions for every route. Otherwise only on the two sign-in routes.

@@ -109,15 +109,17 @@ export class MagicLinkError extends Error {
   }
 }
 
-// Answers and events name the same second many times over under load: format each second once.
-let lastSecond = NaN;
-let lastIso = '';
+// Answers and events name the same second many times over under load: format each second once. A
+// link's answer names two (sent and expires), so a few are remembered, not one that both evict.
+const recentIso = new Map<number, string>();
 /** UTC to the second with `Z`, no fraction: `2026-05-25T12:34:56Z` (envelopes and events). */
 export function isoSeconds(ms: number): string {
   const second = Math.floor(ms / 1000);
-  if (second !== lastSecond) {
-    lastIso = new Date(second * 1000).toISOString().replace('.000Z', 'Z');
-    lastSecond = second;
+  let iso = recentIso.get(second);
+  if (iso === undefined) {
+    if (recentIso.size >= 8) recentIso.clear();
+    iso = new Date(second * 1000).toISOString().replace('.000Z', 'Z');
+    recentIso.set(second, iso);
   }
-  return lastIso;
+  return iso;
 }
