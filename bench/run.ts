@@ -1,6 +1,6 @@
 // `npm run bench`: request-link and verify on the memory store, on Redis, as a bare Express route
 // (the ceiling), as a session sign-in that checks no token (the floor under every verify), and with
-// passport-magic-login (the best-known peer), each for a fixed time at a fixed concurrency, all in one
+// passport-magic-login (the best-known peer) and better-auth's magic-link plugin (on PostgreSQL), each for a fixed time at a fixed concurrency, all in one
 // run on loopback. Prints a table and a JSON summary.
 //
 // The machine is shared (load generator, servers and Redis on the same cores, and whatever else runs
@@ -21,7 +21,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
 const FOOTPRINT_LINKS = Number(process.env.BENCH_FOOTPRINT_LINKS ?? 100_000);
 
-type ServerMode = 'bare' | 'floor' | 'memory' | 'memory-app' | 'redis' | 'redis-app' | 'redis-wait' | 'postgres' | 'peer';
+type ServerMode = 'bare' | 'floor' | 'memory' | 'memory-app' | 'redis' | 'redis-app' | 'redis-wait' | 'postgres' | 'peer' | 'better-auth';
 /** A server mode, or `before:<mode>`: the same server on the build in BENCH_BEFORE. */
 type Mode = ServerMode | `before:${ServerMode}`;
 type Flow = 'request-link' | 'verify';
@@ -69,13 +69,17 @@ function startServer(mode: Mode, env: Record<string, string> = {}): Promise<{ ur
   });
 }
 
+// The peers' own routes: a link is asked for by POST, and opened by GET with its token.
+const LINK_PATHS: Partial<Record<ServerMode, string>> = { peer: '/auth/magiclogin', 'better-auth': '/api/auth/sign-in/magic-link' };
+const LINK_OPENED_PATHS: Partial<Record<ServerMode, string>> = { peer: '/auth/magiclogin/callback', 'better-auth': '/api/auth/magic-link/verify' };
+
 let sequence = 0;
 /** Every link request names a new address from a new IP, so the limits never decide the result. */
 function linkRequest(mode: Mode): autocannon.Request {
   const peer = serverModeOf(mode) === 'peer';
   return {
     method: 'POST',
-    path: peer ? '/auth/magiclogin' : '/v1/auth/magic-link',
+    path: LINK_PATHS[serverModeOf(mode)] ?? '/v1/auth/magic-link',
     headers: { 'content-type': 'application/json' },
     setupRequest: (req) => {
       const n = ++sequence;
@@ -92,9 +96,8 @@ function linkRequest(mode: Mode): autocannon.Request {
 function verifyRequest(mode: Mode, tokens: string[]): autocannon.Request {
   let next = 0;
   const take = () => tokens[next++ % Math.max(tokens.length, 1)] ?? 'none';
-  if (serverModeOf(mode) === 'peer') {
-    return { method: 'GET', path: '/auth/magiclogin/callback', setupRequest: (req) => ({ ...req, path: `/auth/magiclogin/callback?token=${take()}` }) };
-  }
+  const getPath = LINK_OPENED_PATHS[serverModeOf(mode)];
+  if (getPath) return { method: 'GET', path: getPath, setupRequest: (req) => ({ ...req, path: `${getPath}?token=${take()}` }) };
   return {
     method: 'POST',
     path: '/v1/auth/verify',
@@ -187,8 +190,8 @@ const BEFORE_PACKAGE = process.env.BENCH_BEFORE ? `${path.resolve(process.env.BE
 // and the round-trip counts stand on them), for a quicker look at one change.
 const ONLY = process.env.BENCH_MODES ? new Set(['bare', 'floor', 'redis', ...process.env.BENCH_MODES.split(',')]) : null;
 const MODES: readonly Mode[] = [
-  ...(['bare', 'floor', 'memory', 'memory-app', 'redis', 'redis-app', 'redis-wait', 'postgres', 'peer'] as const).filter(
-    (mode) => (WITH_POSTGRES || mode !== 'postgres') && (!ONLY || ONLY.has(mode)),
+  ...(['bare', 'floor', 'memory', 'memory-app', 'redis', 'redis-app', 'redis-wait', 'postgres', 'peer', 'better-auth'] as const).filter(
+    (mode) => (WITH_POSTGRES || (mode !== 'postgres' && mode !== 'better-auth')) && (!ONLY || ONLY.has(mode)),
   ),
   ...(BEFORE_PACKAGE ? (['before:memory', 'before:memory-app', 'before:redis', 'before:redis-app', 'before:postgres'] as const) : []).filter(
     (mode) => (WITH_POSTGRES || mode !== 'before:postgres') && (!ONLY || ONLY.has(serverModeOf(mode))),
@@ -196,11 +199,12 @@ const MODES: readonly Mode[] = [
 ];
 const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
 
-/** The earlier build's PostgreSQL case gets a database of its own: its schema is its own. */
+/** The earlier build's PostgreSQL case and better-auth get a database each: their schemas are their own. */
 function databaseOf(postgres: PostgresServer, mode: Mode): string {
   if (mode === 'postgres') return postgres.url;
-  postgres.psql('CREATE DATABASE before');
-  return postgres.url.replace(/\/postgres$/, '/before');
+  const name = mode === 'better-auth' ? 'better_auth' : 'before';
+  postgres.psql(`CREATE DATABASE ${name}`);
+  return postgres.url.replace(/\/postgres$/, `/${name}`);
 }
 
 /** Every round runs each server once, starting one further along the list each time. */
@@ -256,7 +260,7 @@ async function runAll(
       if (!redisOfMode && usesRedis(mode)) others.push((redisOfMode = await RedisServer.start()));
       const env: Record<string, string> = redisOfMode
         ? { REDIS_URL: redisOfMode.url }
-        : postgres && serverModeOf(mode) === 'postgres'
+        : postgres && (serverModeOf(mode) === 'postgres' || mode === 'better-auth')
           ? { DATABASE_URL: databaseOf(postgres, mode) }
           : {};
       servers.push({ mode, ...(await startServer(mode, env)), redis: redisOfMode });
@@ -442,6 +446,9 @@ const ratios: Record<string, number | undefined> = {
   'verify Redis / floor': ratio('redis', 'verify', 'floor'),
   'verify Redis, sessions app-wide / floor': ratio('redis-app', 'verify', 'floor'),
   'peer / us, request-link, sessions app-wide (memory)': ratio('peer', 'request-link', 'memory-app'),
+  'better-auth (PostgreSQL) / us (PostgreSQL), request-link': ratio('better-auth', 'request-link', 'postgres'),
+  'better-auth (PostgreSQL) / us (PostgreSQL), verify': ratio('better-auth', 'verify', 'postgres'),
+  'better-auth (PostgreSQL) / us, request-link, sessions app-wide (memory)': ratio('better-auth', 'request-link', 'memory-app'),
   'Redis commands per verify (inside scripts included)': results.find((r) => r.case === 'redis verify')?.redisCommandsPerCountedRequest,
   'Redis commands per link request': results.find((r) => r.case === 'redis request-link')?.redisCommandsPerCountedRequest,
 };
