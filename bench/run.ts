@@ -186,6 +186,8 @@ const WITH_POSTGRES = process.env.BENCH_WITHOUT_POSTGRES !== '1';
 // BENCH_BEFORE=<checkout>: an earlier commit, built (`npm run build` there); its memory and Redis
 // cases run beside today's, in the same rotation, on today's bench server.
 const BEFORE_PACKAGE = process.env.BENCH_BEFORE ? `${path.resolve(process.env.BENCH_BEFORE)}/dist/esm/index.js` : undefined;
+// Builds from before the PostgreSQL store (0b85de8 and earlier) have no PostgreSQL case.
+const BEFORE_HAS_POSTGRES = BEFORE_PACKAGE !== undefined && typeof ((await import(BEFORE_PACKAGE)) as { migrate?: unknown }).migrate === 'function';
 // BENCH_MODES=memory,redis-app,…: only those cases (bare, floor and redis always run: every ratio
 // and the round-trip counts stand on them), for a quicker look at one change.
 const ONLY = process.env.BENCH_MODES ? new Set(['bare', 'floor', 'redis', ...process.env.BENCH_MODES.split(',')]) : null;
@@ -194,7 +196,7 @@ const MODES: readonly Mode[] = [
     (mode) => (WITH_POSTGRES || (mode !== 'postgres' && mode !== 'better-auth')) && (!ONLY || ONLY.has(mode)),
   ),
   ...(BEFORE_PACKAGE ? (['before:memory', 'before:memory-app', 'before:redis', 'before:redis-app', 'before:postgres'] as const) : []).filter(
-    (mode) => (WITH_POSTGRES || mode !== 'before:postgres') && (!ONLY || ONLY.has(serverModeOf(mode))),
+    (mode) => ((WITH_POSTGRES && BEFORE_HAS_POSTGRES) || mode !== 'before:postgres') && (!ONLY || ONLY.has(serverModeOf(mode))),
   ),
 ];
 const hasTokens = (mode: Mode): boolean => mode !== 'bare' && mode !== 'floor';
