@@ -21,6 +21,7 @@ describe('bench smoke test', function () {
       'request-link memory, sessions app-wide (README layout) / bare',
       'verify Redis / floor',
       'Redis commands per verify (inside scripts included)',
+      'better-auth (PostgreSQL) / us (PostgreSQL), request-link',
     ])
       assert.ok(Number.isFinite(summary.ratios[name]), `${name}: ${summary.ratios[name]}`);
     assert.deepEqual(
@@ -43,6 +44,8 @@ describe('bench smoke test', function () {
         'postgres verify',
         'peer request-link',
         'peer verify',
+        'better-auth request-link',
+        'better-auth verify',
       ],
     );
   });
