@@ -286,7 +286,8 @@ async function runAll(
       const linkRate = linkCases.find((c) => c.mode === server.mode)!.requestsPerSecond;
       const wanted = Math.ceil(linkRate * DURATION * 2) + 1_000;
       if (issued.length < wanted) {
-        await load(server.url, linkRequest(server.mode), { amount: wanted - issued.length });
+        // autocannon refuses an amount below its connections.
+        await load(server.url, linkRequest(server.mode), { amount: Math.max(wanted - issued.length, CONNECTIONS) });
         issued = issued.concat(await takeTokens(server.url));
       }
       tokens.set(server.mode, issued);
