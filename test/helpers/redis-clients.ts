@@ -40,3 +40,15 @@ export async function whenReady(client: { status: string }, ms = 10_000): Promis
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * Disconnects a Cluster between slot refreshes. A refresh still in flight at `disconnect()` ends by
+ * arming ioredis's `slotsRefreshInterval` timer again, and that timer then refreshes a disconnected
+ * cluster for ever: the test process never exits (ioredis 5 and 6).
+ */
+export async function disconnectCluster(client: { disconnect(): void }, ms = 15_000): Promise<void> {
+  const refreshing = (): boolean => (client as unknown as { isRefreshing?: boolean }).isRefreshing === true;
+  const deadline = Date.now() + ms;
+  while (refreshing() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  client.disconnect();
+}

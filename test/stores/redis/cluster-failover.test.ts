@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Cluster } from 'ioredis';
 import { exactlyOnceThrough } from '../../helpers/failover.js';
-import { whenReady } from '../../helpers/redis-clients.js';
+import { disconnectCluster, whenReady } from '../../helpers/redis-clients.js';
 import { RedisCluster } from '../../helpers/redis-server.js';
 
 function clusterClient(cluster: RedisCluster): Cluster {
@@ -28,7 +28,7 @@ describe('Redis Cluster failover', function () {
     await whenReady(client, 20_000);
   });
   afterEach(async () => {
-    client.disconnect();
+    await disconnectCluster(client);
     await cluster.destroy();
   });
 
