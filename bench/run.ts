@@ -1,7 +1,7 @@
 // `npm run bench`: request-link and verify on the memory store, on Redis, as a bare Express route
 // (the ceiling), as a session sign-in that checks no token (the floor under every verify), and with
-// passport-magic-login (the best-known peer) and better-auth's magic-link plugin (on PostgreSQL), each for a fixed time at a fixed concurrency, all in one
-// run on loopback. Prints a table and a JSON summary.
+// two peers, passport-magic-login and better-auth's magic-link plugin (on PostgreSQL), each for a
+// fixed time at a fixed concurrency, all in one run on loopback. Prints a table and a JSON summary.
 //
 // The machine is shared (load generator, servers and Redis on the same cores, and whatever else runs
 // there), so its speed drifts during a run. Each case's time is therefore cut into rounds, and the
@@ -50,6 +50,7 @@ interface CaseResult {
 
 const serverModeOf = (mode: Mode): ServerMode => mode.replace(/^before:/, '') as ServerMode;
 const usesRedis = (mode: Mode): boolean => serverModeOf(mode).startsWith('redis');
+const usesPostgres = (mode: Mode): boolean => serverModeOf(mode) === 'postgres' || mode === 'better-auth';
 
 function startServer(mode: Mode, env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
   const before = mode.startsWith('before:') ? { BENCH_PACKAGE: BEFORE_PACKAGE! } : {};
@@ -193,7 +194,7 @@ const BEFORE_HAS_POSTGRES = BEFORE_PACKAGE !== undefined && typeof ((await impor
 const ONLY = process.env.BENCH_MODES ? new Set(['bare', 'floor', 'redis', ...process.env.BENCH_MODES.split(',')]) : null;
 const MODES: readonly Mode[] = [
   ...(['bare', 'floor', 'memory', 'memory-app', 'redis', 'redis-app', 'redis-wait', 'postgres', 'peer', 'better-auth'] as const).filter(
-    (mode) => (WITH_POSTGRES || (mode !== 'postgres' && mode !== 'better-auth')) && (!ONLY || ONLY.has(mode)),
+    (mode) => (WITH_POSTGRES || !usesPostgres(mode)) && (!ONLY || ONLY.has(mode)),
   ),
   ...(BEFORE_PACKAGE ? (['before:memory', 'before:memory-app', 'before:redis', 'before:redis-app', 'before:postgres'] as const) : []).filter(
     (mode) => ((WITH_POSTGRES && BEFORE_HAS_POSTGRES) || mode !== 'before:postgres') && (!ONLY || ONLY.has(serverModeOf(mode))),
@@ -262,7 +263,7 @@ async function runAll(
       if (!redisOfMode && usesRedis(mode)) others.push((redisOfMode = await RedisServer.start()));
       const env: Record<string, string> = redisOfMode
         ? { REDIS_URL: redisOfMode.url }
-        : postgres && (serverModeOf(mode) === 'postgres' || mode === 'better-auth')
+        : postgres && usesPostgres(mode)
           ? { DATABASE_URL: databaseOf(postgres, mode) }
           : {};
       servers.push({ mode, ...(await startServer(mode, env)), redis: redisOfMode });

@@ -1,9 +1,8 @@
 // One benchmark server per process, on loopback: `bare` (the ceiling), `floor` (a session sign-in
 // with no token at all), `memory`, `redis`, `postgres`, `peer` (passport-magic-login) or
-// `better-auth` (its magic-link plugin, on PostgreSQL); `memory-app`
-// and `redis-app` mount sessions app-wide. Prints `ready <port>`
-// once listening. Mailers do no I/O; they keep the
-// tokens so the verify cases can redeem fresh ones.
+// `better-auth` (its magic-link plugin, on PostgreSQL); `memory-app` and `redis-app` mount sessions
+// app-wide. Prints `ready <port>` once listening. Mailers do no I/O; they keep the tokens so the
+// verify cases can redeem fresh ones.
 import express, { type Request, type Response } from 'express';
 import session from 'express-session';
 import { Redis } from 'ioredis';
@@ -115,7 +114,7 @@ if (mode === 'bare') {
 } else if (mode === 'better-auth') {
   // better-auth's magic-link plugin on PostgreSQL, a pg.Pool as its docs pass one, mounted as they
   // say for Express 5. Its rate limits stay on (they are in production) with budgets no run can
-  // spend: the verify requests all come from one address, and its own limit is 5 a minute.
+  // spend: every verify comes from one address, which its default (5 a minute) would refuse.
   const [{ betterAuth }, { magicLink }, { toNodeHandler }, { getMigrations }] = await Promise.all([
     import('better-auth'),
     import('better-auth/plugins'),
